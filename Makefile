@@ -1,0 +1,32 @@
+# Two commands on a fresh machine (Python 3.11+ and make): `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck messages clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/htx serve
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Refresh the gettext catalogues after changing user-facing text (then translate the new vi entries).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot --no-location --omit-header -k _ .
+	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-location --omit-header -w 110
+	rm locales/messages.pot
+
+clean:
+	rm -rf $(VENV) htx.db htx.db-wal htx.db-shm

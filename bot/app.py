@@ -1,0 +1,55 @@
+"""The app factory: settings, database (migrated, demo loaded when empty), and every route."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot import api, webchat
+from bot.db import make_engine, make_sessionmaker, migrate
+from bot.keys import ENGINE, SESSIONS, SETTINGS
+from bot.settings import Settings
+from catalog.demo import AlreadyLoaded, load_demo_catalogue
+from orders.partners import load_demo_partners
+
+log = logging.getLogger(__name__)
+
+# Channels that need platform credentials; they arrive with the channel modules (issue 4).
+PLATFORM_CHANNELS = ("telegram", "messenger", "zalo")
+
+
+async def load_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Load the demo catalogue and partners into an empty database. Returns True if it did."""
+    try:
+        async with sessions.begin() as session:
+            await load_demo_catalogue(session)
+            await load_demo_partners(session)
+    except AlreadyLoaded:
+        return False
+    return True
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> web.Application:
+    """The whole service as one aiohttp application."""
+    settings = settings or Settings()
+    app = web.Application()
+    app[SETTINGS] = settings
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app[ENGINE] = engine or make_engine(settings.database_url)
+        await migrate(app[ENGINE])
+        app[SESSIONS] = make_sessionmaker(app[ENGINE])
+        if settings.load_demo and await load_demo_if_empty(app[SESSIONS]):
+            log.info("demo catalogue loaded")
+        yield
+        if own_engine:
+            await app[ENGINE].dispose()
+
+    app.cleanup_ctx.append(database)
+    app.add_routes(webchat.routes())
+    app.add_routes(api.routes())
+    return app

@@ -1,0 +1,80 @@
+"""The `htx` command: serve, migrate, demo, nlu."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from aiohttp import web
+
+from bot import logs
+from bot.app import PLATFORM_CHANNELS, create_app, load_demo_if_empty
+from bot.db import make_engine, make_sessionmaker, migrate
+from bot.nlu.parse import parse
+from bot.settings import Settings
+from catalog.demo import demo_index
+from catalog.queries import build_index
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `htx` and `python -m bot`."""
+    parser = argparse.ArgumentParser(prog="htx", description="HTX Connect: chat commerce for cooperatives.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="apply migrations, load the demo if empty, and serve HTTP")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("demo", help="load the demo catalogue (refuses if a catalogue exists)")
+    nlu = commands.add_parser("nlu", help="print how a message is understood, as JSON")
+    nlu.add_argument("text")
+    nlu.add_argument("--demo", action="store_true", help="match against the demo catalogue, no database")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    logs.setup(settings.log_level)
+    if args.command == "serve":
+        _serve(settings, args.host or settings.host, args.port or settings.port)
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        print("database is at the newest migration")
+    elif args.command == "demo":
+        sys.exit(asyncio.run(_demo(settings)))
+    elif args.command == "nlu":
+        print(json.dumps(asyncio.run(_nlu(settings, args.text, args.demo)), ensure_ascii=False))
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    print(f"HTX Connect: open http://{shown}:{port}/ to chat with the bot (web chat: on)")
+    print(f"Database: {settings.database_url.split('@')[-1]}")
+    for channel in PLATFORM_CHANNELS:
+        print(f"{channel}: off (no credentials; this channel is not available yet)")
+    print("Admin API: " + ("on" if settings.admin_token else "off (set HTX_ADMIN_TOKEN)"))
+    web.run_app(create_app(settings), host=host, port=port, print=None)
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    await migrate(engine)
+    await engine.dispose()
+
+
+async def _demo(settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    await migrate(engine)
+    loaded = await load_demo_if_empty(make_sessionmaker(engine))
+    await engine.dispose()
+    print("demo catalogue loaded" if loaded else "the database already has a catalogue; nothing loaded")
+    return 0 if loaded else 1
+
+
+async def _nlu(settings: Settings, text: str, demo: bool) -> dict[str, object]:
+    if demo:
+        return parse(text, demo_index()).as_contract()
+    engine = make_engine(settings.database_url)
+    async with make_sessionmaker(engine)() as session:
+        index = await build_index(session)
+    await engine.dispose()
+    return parse(text, index).as_contract()

@@ -1,0 +1,115 @@
+"""One conversation turn: load the conversation, pick the step from the flow tables, run it, save state.
+
+The order of precedence (DESIGN §3): button payloads; then fallbacks ("hủy", "thôi", "menu" at any step);
+then the current state's step; then the entry intents; then the free-text fallback.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import NOT_MINE, Context, Step
+from bot.flows import Flow, browse, cart, checkout, menu, orders
+from bot.models import Conversation
+from bot.nlu.parse import parse
+from catalog.queries import build_index
+from channels.types import Incoming, Reply
+from orders.customers import get_or_create_customer
+from orders.models import Customer
+
+log = logging.getLogger(__name__)
+
+FLOWS: tuple[Flow, ...] = (menu.FLOW, browse.FLOW, cart.FLOW, checkout.FLOW, orders.FLOW)
+ENTRY: dict[str, Step] = {intent: step for flow in FLOWS for intent, step in flow.entry.items()}
+STATES: dict[str, Step] = {state: step for flow in FLOWS for state, step in flow.states.items()}
+PAYLOADS: dict[str, Step] = {prefix: step for flow in FLOWS for prefix, step in flow.payloads.items()}
+
+
+async def run_turn(session: AsyncSession, incoming: Incoming, default_locale: str = "vi") -> list[Reply]:
+    """Handle one message inside the caller's transaction and return the replies it produced."""
+    customer = await get_or_create_customer(session, incoming.channel, incoming.user_id)
+    conversation = await _conversation(session, incoming, customer, default_locale)
+    index = await build_index(session)
+    parsed = parse(incoming.text, index) if incoming.text is not None and not incoming.payload else None
+    ctx = Context(
+        incoming=incoming,
+        session=session,
+        customer=customer,
+        index=index,
+        parsed=parsed,
+        state=conversation.state,
+        data=copy.deepcopy(conversation.data),
+        locale=conversation.locale,
+    )
+    checkout.remember_slots(ctx)
+    next_state = await _dispatch(ctx)
+    if next_state is None and _wants_checkout(ctx) and await cart.has_items(ctx):
+        next_state = await checkout.start(ctx)
+    conversation.state = next_state
+    conversation.data = ctx.data
+    log.info(
+        "turn",
+        extra={
+            "channel": incoming.channel,
+            "chat": incoming.chat_id,
+            "intent": parsed.intent if parsed else "payload",
+            "state": next_state,
+        },
+    )
+    return ctx.replies
+
+
+async def _dispatch(ctx: Context) -> str | None:
+    if ctx.payload is not None:
+        step = PAYLOADS.get(ctx.payload.partition(":")[0], menu.not_understood)
+        return await step(ctx)
+    assert ctx.parsed is not None
+    intent = ctx.parsed.intent
+    if intent == "cancel" and ctx.state is not None and ctx.parsed.order_code is None:
+        return await menu.abort(ctx)
+    if intent == "greet":
+        return await menu.greet(ctx)
+    if ctx.state in STATES:
+        next_state = await STATES[ctx.state](ctx)
+        if next_state != NOT_MINE:
+            return next_state
+    return await ENTRY.get(intent, menu.not_understood)(ctx)
+
+
+def _wants_checkout(ctx: Context) -> bool:
+    """An order that also gave name, phone or address goes straight on to what checkout still needs."""
+    return ctx.parsed is not None and ctx.parsed.intent == "order" and checkout.has_slots(ctx)
+
+
+async def _conversation(
+    session: AsyncSession, incoming: Incoming, customer: Customer, default_locale: str
+) -> Conversation:
+    """The conversation row, locked for this turn (PostgreSQL; SQLite serialises writers already)."""
+    query = (
+        select(Conversation)
+        .where(Conversation.channel == incoming.channel, Conversation.chat_id == incoming.chat_id)
+        .with_for_update()
+    )
+    conversation = await session.scalar(query)
+    if conversation is not None:
+        return conversation
+    try:
+        async with session.begin_nested():
+            conversation = Conversation(
+                channel=incoming.channel,
+                chat_id=incoming.chat_id,
+                customer_id=customer.id,
+                state=None,
+                data={},
+                locale=incoming.locale_hint if incoming.locale_hint in ("vi", "en") else default_locale,
+            )
+            session.add(conversation)
+    except IntegrityError:
+        conversation = await session.scalar(query)
+        assert conversation is not None
+    return conversation

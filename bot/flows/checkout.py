@@ -1,0 +1,239 @@
+"""Checkout: name, phone, address, payment, confirm; each asked only if not already known."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.context import NOT_MINE, Context
+from bot.flows import Flow
+from bot.flows.cart import show as show_cart
+from bot.flows.menu import menu_buttons
+from bot.nlu.slots import clean_address, clean_name
+from channels.types import Button
+from orders.cart import NotEnoughStock, cart_lines, line_amount
+from orders.placing import CASH_ON_DELIVERY, Buyer, EmptyCart, place_order
+
+log = logging.getLogger(__name__)
+
+NAME, PHONE, ADDRESS, PAYMENT, CONFIRM = (
+    "checkout.name",
+    "checkout.phone",
+    "checkout.address",
+    "checkout.payment",
+    "checkout.confirm",
+)
+_PAY_COD_WORDS = ("cod", "tien mat", "khi nhan", "nhan hang", "thanh toan khi")
+_PAY_TRANSFER_WORDS = ("chuyen khoan", "ck", "vietqr", "qr", "ngan hang")
+_YES_WORDS = {"xac nhan", "dong y", "ok", "oke", "co", "dat", "dat hang", "chot", "yes", "uh", "u", "vang", "da"}
+
+
+def remember_slots(ctx: Context) -> None:
+    """Keep every checkout detail the message carried, whatever step the buyer is at."""
+    if ctx.parsed is None:
+        return
+    for key in ("name", "phone", "address"):
+        value = getattr(ctx.parsed, key)
+        if value:
+            ctx.buyer[key] = value
+
+
+def names_products(ctx: Context) -> bool:
+    """True when the message names a product of the catalogue: an order in the middle of checkout."""
+    return ctx.parsed is not None and any(item.candidates for item in ctx.parsed.items)
+
+
+def has_slots(ctx: Context) -> bool:
+    """True when the message gave any checkout detail (name, phone or address)."""
+    return ctx.parsed is not None and any((ctx.parsed.name, ctx.parsed.phone, ctx.parsed.address))
+
+
+async def start(ctx: Context) -> str | None:
+    """Begin checkout: refuse an empty cart, reuse the details the buyer gave last time, ask what is missing."""
+    if not await cart_lines(ctx.session, ctx.customer):
+        ctx.say(
+            ctx._("Your cart is empty, so there is nothing to check out yet. Add a product first."),
+            [Button(ctx._("Browse products"), "browse")],
+        )
+        return None
+    for key in ("name", "phone", "address"):
+        saved = getattr(ctx.customer, key)
+        if saved and key not in ctx.buyer:
+            ctx.buyer[key] = saved
+    return await ask_next(ctx)
+
+
+async def ask_next(ctx: Context) -> str:
+    """Ask for the first missing detail, or show the summary to confirm."""
+    _ = ctx._
+    buyer = ctx.buyer
+    if "name" not in buyer:
+        ctx.say(_("Who should receive the order? Please type the receiver's full name."))
+        return NAME
+    if "phone" not in buyer:
+        ctx.say(_("What is the receiver's mobile number? (e.g. 0912345678)"))
+        return PHONE
+    if "address" not in buyer:
+        ctx.say(_("What is the delivery address? (house number, street, ward/commune, province)"))
+        return ADDRESS
+    if "payment" not in buyer:
+        ctx.say(_("How would you like to pay?"), [Button(_("Cash on delivery (COD)"), f"pay:{CASH_ON_DELIVERY}")])
+        return PAYMENT
+    return await summary(ctx)
+
+
+async def summary(ctx: Context) -> str:
+    """The order as it will be placed, with confirm / change / stop buttons."""
+    _ = ctx._
+    lines = await cart_lines(ctx.session, ctx.customer)
+    rows = [
+        f"• {line.product.name}: {ctx.qty(line.quantity)} {line.product.unit}"
+        f" = {ctx.money(line_amount(line.product.price, line.quantity))}"
+        for line in lines
+    ]
+    total = sum(line_amount(line.product.price, line.quantity) for line in lines)
+    buyer = ctx.buyer
+    text = "\n".join(
+        [
+            _("Please check your order:"),
+            *rows,
+            _("Total: {total} (shipping fee confirmed by the delivering cooperative)").format(total=ctx.money(total)),
+            _("Receiver: {name}, {phone}").format(name=buyer["name"], phone=buyer["phone"]),
+            _("Address: {address}").format(address=buyer["address"]),
+            _("Payment: cash on delivery"),
+        ]
+    )
+    ctx.say(
+        text, [Button(_("Confirm order"), "confirm"), Button(_("Change details"), "edit"), Button(_("Stop"), "abort")]
+    )
+    return CONFIRM
+
+
+async def name_answer(ctx: Context) -> str | None:
+    """The receiver's name, typed on its own or as "tên ..."."""
+    if names_products(ctx):
+        return NOT_MINE
+    name = ctx.buyer.get("name") or clean_name(ctx.parsed.text if ctx.parsed else "")
+    if not name:
+        ctx.say(ctx._("Please type the receiver's name in letters only, at most 60 characters."))
+        return NAME
+    ctx.buyer["name"] = name
+    return await ask_next(ctx)
+
+
+async def phone_answer(ctx: Context) -> str | None:
+    """The receiver's mobile number; anything else is explained and asked again."""
+    if names_products(ctx):
+        return NOT_MINE
+    if "phone" not in ctx.buyer:
+        ctx.say(
+            ctx._(
+                "That is not a valid Vietnamese mobile number. Please type 10 digits starting with 0 "
+                "(or +84), for example 0912345678."
+            )
+        )
+        return PHONE
+    return await ask_next(ctx)
+
+
+async def address_answer(ctx: Context) -> str | None:
+    """The delivery address, typed on its own or after "giao"/"địa chỉ"."""
+    if names_products(ctx):
+        return NOT_MINE
+    address = ctx.buyer.get("address") or clean_address(ctx.parsed.text if ctx.parsed else "")
+    if not address:
+        ctx.say(ctx._("Please type a full delivery address: house number, street, ward/commune, province."))
+        return ADDRESS
+    ctx.buyer["address"] = address
+    return await ask_next(ctx)
+
+
+async def payment_answer(ctx: Context) -> str | None:
+    """Cash on delivery by button or words; bank transfer is not offered yet."""
+    text = " ".join(ctx.parsed.words) if ctx.parsed else ""
+    if ctx.payload == f"pay:{CASH_ON_DELIVERY}" or any(w in text for w in _PAY_COD_WORDS) or text == "1":
+        ctx.buyer["payment"] = CASH_ON_DELIVERY
+        return await ask_next(ctx)
+    if any(w in f" {text} " for w in (f" {w} " for w in _PAY_TRANSFER_WORDS)):
+        ctx.say(ctx._("Bank transfer (VietQR) is coming soon; for now we take cash on delivery."))
+    return await ask_next(ctx)
+
+
+async def confirm_answer(ctx: Context) -> str | None:
+    """Place the order on "confirm"; anything else shows the summary again."""
+    text = " ".join(ctx.parsed.words) if ctx.parsed else ""
+    if ctx.payload != "confirm" and text not in _YES_WORDS:
+        if names_products(ctx):
+            return NOT_MINE
+        return await summary(ctx)
+    return await _place(ctx)
+
+
+async def _place(ctx: Context) -> str | None:
+    _ = ctx._
+    buyer = ctx.buyer
+    try:
+        order = await place_order(ctx.session, ctx.customer, Buyer(buyer["name"], buyer["phone"], buyer["address"]))
+    except EmptyCart:
+        ctx.say(
+            _("Your cart is empty, so there is nothing to check out yet. Add a product first."),
+            [Button(_("Browse products"), "browse")],
+        )
+        return None
+    except NotEnoughStock as short:
+        left = ctx.qty(short.available) if short.available > 0 else "0"
+        ctx.say(
+            _(
+                "Sorry, someone just bought the last units: only {available} {unit} of {name} are left. "
+                "Please change your cart."
+            ).format(available=left, unit=short.product.unit, name=short.product.name)
+        )
+        return await show_cart(ctx)
+    ctx.customer.name, ctx.customer.phone, ctx.customer.address = buyer["name"], buyer["phone"], buyer["address"]
+    ctx.data.pop("buyer", None)
+    ctx.data["last_order"] = order.code
+    log.info("order placed", extra={"order": order.code, "channel": ctx.incoming.channel})
+    ctx.say(
+        _(
+            "Thank you! Your order {code} is placed: {total}, cash on delivery. A trading cooperative will "
+            'confirm delivery soon. Type "kiểm tra đơn {code}" to follow it.'
+        ).format(code=order.code, total=ctx.money(order.total)),
+        [Button(_("Order status"), f"status:{order.code}"), Button(_("Main menu"), "menu")],
+    )
+    return None
+
+
+async def confirm_button(ctx: Context) -> str | None:
+    """Button "confirm": place the order if one waits for confirmation, else say why nothing happens."""
+    if ctx.state == CONFIRM:
+        return await _place(ctx)
+    code = ctx.data.get("last_order")
+    if code:
+        ctx.say(
+            ctx._("Your order {code} is already confirmed; nothing more to do.").format(code=code),
+            [Button(ctx._("Order status"), f"status:{code}")],
+        )
+    else:
+        ctx.say(ctx._("There is no order waiting for confirmation."), menu_buttons(ctx))
+    return None
+
+
+async def edit(ctx: Context) -> str | None:
+    """Forget the details given for this order and ask them again."""
+    ctx.data.pop("buyer", None)
+    for key in ("name", "phone", "address"):
+        setattr(ctx.customer, key, None)
+    return await ask_next(ctx)
+
+
+FLOW = Flow(
+    name="checkout",
+    entry={"checkout": start},
+    states={
+        NAME: name_answer,
+        PHONE: phone_answer,
+        ADDRESS: address_answer,
+        PAYMENT: payment_answer,
+        CONFIRM: confirm_answer,
+    },
+    payloads={"checkout": start, "pay": payment_answer, "confirm": confirm_button, "edit": edit},
+)

@@ -1,0 +1,68 @@
+"""Tables the engine owns (conversations, inbox, outbox), and the complete metadata for migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+import orders.models  # noqa: F401  (registers the orders tables on Base.metadata)
+from catalog.models import Base, utcnow
+
+__all__ = ["Base", "Conversation", "InboundEvent", "OutboundMessage"]
+
+
+class Conversation(Base):
+    """Where one chat stands: its flow state and the data the flow has gathered so far."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    state: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    locale: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class InboundEvent(Base):
+    """A message as received, stored before it is handled: the durable inbox, unique per platform event."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("channel", "event_id"),
+        Index("ix_inbound_events_pending", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(128))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    body: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OutboundMessage(Base):
+    """A reply written in the same transaction as the turn that produced it: the durable outbox."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (Index("ix_outbound_messages_pending", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    body: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""Vietnamese understanding of buyers' messages: normalisation, numbers and units, slots, intents, items."""

@@ -1,0 +1,78 @@
+"""Cleaning a chat message and expanding chat abbreviations, keeping the cleaned text and its folded key aligned."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from bot.nlu.units import UNIT_WORDS
+
+_REPEATS = re.compile(r"([^\W\d_])\1{2,}")  # "nhaaa" -> "nha"
+_SPACES = re.compile(r"[ \t]+")
+
+# Unambiguous chat abbreviations, folded (see reference/vietnam.md §5.2). The ambiguous ones
+# (k, bn, dc, tl) are resolved from context in `expand`.
+ABBREVIATIONS = {
+    "ko": "khong",
+    "kh": "khong",
+    "khg": "khong",
+    "hok": "khong",
+    "hong": "khong",
+    "hem": "khong",
+    "dk": "duoc",
+    "dx": "duoc",
+    "sp": "san pham",
+    "sdt": "so dien thoai",
+    "dt": "dien thoai",
+    "e": "em",
+    "a": "anh",
+    "c": "chi",
+    "cj": "chi",
+    "mik": "minh",
+    "mk": "minh",
+    "m": "minh",
+    "vs": "voi",
+    "j": "gi",
+    "z": "vay",
+    "v": "vay",
+    "r": "roi",
+    "nhiu": "nhieu",
+    "bnh": "bao nhieu",
+    "baonh": "bao nhieu",
+    "ib": "nhan tin",
+    "ntn": "nhu the nao",
+    "tks": "thanks",
+    "ty": "thank you",
+}
+
+
+def clean(text: str) -> str:
+    """NFC text with emoji and control characters removed, repeated letters and spaces squeezed."""
+    text = unicodedata.normalize("NFC", text)
+    kept = "".join(c if (c.isalnum() or c in " \n.,;:+-/?!()@#&'\"") else " " for c in text)
+    kept = _REPEATS.sub(r"\1", kept)
+    lines = (_SPACES.sub(" ", line).strip() for line in kept.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def expand(tokens: list[str], is_product_word: Callable[[str], bool]) -> list[str]:
+    """Expand abbreviations; `k`, `bn`, `dc` and `tl` are read from the words around them."""
+    expanded: list[str] = []
+    for i, token in enumerate(tokens):
+        before = tokens[i - 1] if i else ""
+        after = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if token == "k":
+            expanded.extend(["nghin"] if before.isdigit() else ["khong"])
+        elif token == "bn":
+            expanded.extend(["ban"] if before in {"cam", "on", "chao"} else ["bao", "nhieu"])
+        elif token == "dc":
+            expanded.extend(["dia", "chi"] if after[:1].isdigit() else ["duoc"])
+        elif token == "tl":
+            product_context = (after and is_product_word(after)) or before.isdigit() or before in UNIT_WORDS
+            expanded.extend(["thanh", "long"] if product_context else ["tra", "loi"])
+        elif token in ABBREVIATIONS:
+            expanded.extend(ABBREVIATIONS[token].split())
+        else:
+            expanded.append(token)
+    return expanded

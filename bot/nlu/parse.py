@@ -1,0 +1,201 @@
+"""One parse of a buyer's message per turn: intent, products with quantities, and checkout details."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from bot.nlu.intents import cart_action, classify
+from bot.nlu.normalize import clean, expand
+from bot.nlu.numbers import HALF_WORDS, parse_digits, parse_words
+from bot.nlu.slots import Slot, find_address, find_name, find_order_code, find_phone
+from bot.nlu.units import UNIT_WORDS, display_unit, to_sale_unit
+from catalog.search import ProductIndex, fold, words
+
+# A comma between digits is a decimal comma ("1,5 ký"), not a separator.
+_SEPARATORS = re.compile(r"[;\n+&]|,(?!\d)|(?<!\d),|\b(?:va|voi|vs|kem)\b")
+_TOKEN = re.compile(r"(?<![\w.,])-?\d+(?:[.,]\d+)?|[a-z]+")
+# Words that carry no product meaning, so a message made only of them names no product.
+_FILLER = frozenset(
+    (
+        "mua lay cho dat them em e anh a chi c minh toi shop oi nha nhe voi giup gium can muon co khong ko gia bao "
+        "nhieu ban con hang nua the thi la cua nao di luon kg ky ki hop bo gi vay oder order ship tien moi xem hoi "
+        "duoc dc hom nay ngay bay gio ruoi"
+    ).split()
+)
+
+
+@dataclass
+class Item:
+    """One product a buyer named, with the quantity in its sale unit when it could be worked out."""
+
+    said: str
+    sku: str | None = None
+    candidates: tuple[str, ...] = ()
+    quantity: Decimal | None = None
+    unit: str | None = None
+    said_quantity: Decimal | None = None
+    said_unit: str | None = None
+    suggestions: tuple[str, ...] = ()
+
+
+@dataclass
+class Parsed:
+    """Everything the engine needs to know about one message."""
+
+    text: str
+    words: list[str]
+    intent: str = "unknown"
+    items: list[Item] = field(default_factory=list)
+    phone: str | None = None
+    invalid_phone: str | None = None
+    name: str | None = None
+    address: str | None = None
+    order_code: str | None = None
+    cart_action: str | None = None
+    # A message that is just a number ("5", "2 ký"): the answer to "how many?" or a menu choice.
+    number: Decimal | None = None
+    number_unit: str | None = None
+
+    def as_contract(self) -> dict[str, Any]:
+        """The `htx nlu` JSON shape (issue 2's contract)."""
+        return {
+            "intent": self.intent,
+            "items": [
+                {
+                    "sku": item.sku,
+                    "candidates": list(item.candidates),
+                    "quantity": _json_number(item.quantity),
+                    "unit": item.unit,
+                    "said": item.said,
+                }
+                for item in self.items
+            ],
+            "phone": self.phone,
+            "address": self.address,
+            "name": self.name,
+            "order_code": self.order_code,
+        }
+
+
+def parse(message: str, index: ProductIndex) -> Parsed:
+    """Read one message against the catalogue's index."""
+    text = clean(message)
+    phone, invalid_phone = find_phone(text)
+    name, address, code = find_name(text), find_address(text), find_order_code(text)
+    rest = _blank(text, [s for s in (phone, name, address, code) if s])
+    all_words = expand(words(text), index.known)
+    items = _items(rest, index)
+    number, number_unit = _lone_number(all_words)
+    parsed = Parsed(
+        text=text,
+        words=all_words,
+        items=items,
+        phone=phone.value if phone else None,
+        invalid_phone=invalid_phone,
+        name=name.value if name else None,
+        address=address.value if address else None,
+        order_code=code.value if code else None,
+        cart_action=cart_action(all_words),
+        number=number,
+        number_unit=number_unit,
+    )
+    parsed.intent = classify(
+        all_words,
+        has_items=bool(items),
+        has_quantity=any(i.said_quantity is not None for i in items),
+        has_order_code=code is not None,
+    )
+    return parsed
+
+
+def _blank(text: str, slots: list[Slot]) -> str:
+    """The text with the slots' spans replaced by commas, so what was around them stays apart."""
+    chars = list(text)
+    for slot in slots:
+        chars[slot.start : slot.end] = [","] * (slot.end - slot.start)
+    return "".join(chars)
+
+
+def _items(text: str, index: ProductIndex) -> list[Item]:
+    folded = fold(text)
+    items: list[Item] = []
+    start = 0
+    for match in [*_SEPARATORS.finditer(folded), None]:
+        end = match.start() if match else len(folded)
+        for piece_start, piece_end in _pieces(folded, start, end):
+            item = _item(text[piece_start:piece_end], folded[piece_start:piece_end], index)
+            if item:
+                items.append(item)
+        start = match.end() if match else end
+    return items
+
+
+def _pieces(folded: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split a segment before every quantity but the first: "2kg ca chua 3 bo rau muong" is two items."""
+    cuts = [m.start() + start for m in re.finditer(r"(?<![\w.,])\d", folded[start:end])]
+    bounds = [start, *cuts[1:], end]
+    return [(a, b) for a, b in pairwise(bounds) if folded[a:b].strip()]
+
+
+def _item(original: str, folded: str, index: ProductIndex) -> Item | None:
+    tokens = _TOKEN.findall(folded)
+    quantity, unit, rest = _quantity(tokens)
+    rest = expand(rest, index.known)
+    meaningful = [w for w in rest if w not in _FILLER and not _is_number(w)]
+    product_words = [w for w in meaningful if index.known(w)]
+    # "12 Nguyễn Tất Thành" shares one word with "thanh long": a product needs most of the words.
+    match = index.match(product_words) if len(product_words) * 2 >= len(meaningful) else None
+    said = " ".join(original.split()).strip(" ,.;")
+    if match is None:
+        if quantity is None or not meaningful:
+            return None
+        phrase = " ".join(meaningful)
+        return Item(said=said, said_quantity=quantity, said_unit=unit, suggestions=tuple(index.suggest(phrase)))
+    item = Item(said=said, sku=match.sku, candidates=match.candidates, said_quantity=quantity, said_unit=unit)
+    units = {(index.entries[s].unit, index.entries[s].unit_weight_kg) for s in match.candidates}
+    if quantity is not None and len(units) == 1:
+        sale_unit, weight = units.pop()
+        converted = to_sale_unit(quantity, unit, sale_unit, weight)
+        item.quantity = converted
+        item.unit = sale_unit if converted is not None else display_unit(unit or "")
+    elif quantity is not None:
+        item.unit = display_unit(unit) if unit else None
+    return item
+
+
+def _quantity(tokens: list[str]) -> tuple[Decimal | None, str | None, list[str]]:
+    """The first quantity in the tokens, its unit word, and the tokens left once both are taken out."""
+    for i, token in enumerate(tokens):
+        value = parse_digits(token)
+        used = 1 if value is not None else 0
+        if value is None:
+            value, used = parse_words(tokens[i:])
+            if value is None or i + used >= len(tokens) or tokens[i + used] not in UNIT_WORDS:
+                continue
+        unit = None
+        end = i + used
+        if end < len(tokens) and tokens[end] in UNIT_WORDS:
+            unit, end = tokens[end], end + 1
+        if end < len(tokens) and tokens[end] in HALF_WORDS:
+            value, end = value + Decimal("0.5"), end + 1
+        return value, unit, tokens[:i] + tokens[end:]
+    return None, None, tokens
+
+
+def _lone_number(tokens: list[str]) -> tuple[Decimal | None, str | None]:
+    quantity, unit, rest = _quantity(tokens)
+    return (quantity, unit) if quantity is not None and not rest else (None, None)
+
+
+def _is_number(token: str) -> bool:
+    return parse_digits(token) is not None
+
+
+def _json_number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)

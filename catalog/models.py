@@ -1,0 +1,73 @@
+"""Tables of the catalogue, and the declarative `Base` every package's tables share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
+# https://docs.sqlalchemy.org/en/20/core/constraints.html#configuring-constraint-naming-conventions
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Quantity = Numeric(12, 3)
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the data layer uses."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by catalog, orders and bot tables."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Cooperative(Base):
+    """A producer cooperative (HTX) that sells through the bot."""
+
+    __tablename__ = "cooperatives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str] = mapped_column(String(100), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    products: Mapped[list[Product]] = relationship(back_populates="cooperative", order_by="Product.id")
+
+
+class Product(Base):
+    """One thing a cooperative sells, in its sale unit (kg, hộp, bó ...), priced in integer đồng."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(100))
+    aliases: Mapped[list[str]] = mapped_column(default=list)
+    unit: Mapped[str] = mapped_column(String(20))
+    # Weight of one sale unit in kg (a 5 kg box: 5; a 0.5 kg bunch: 0.5); None when it varies.
+    unit_weight_kg: Mapped[Decimal | None] = mapped_column(Quantity)
+    price: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[Decimal] = mapped_column(Quantity)
+    certifications: Mapped[list[str]] = mapped_column(default=list)
+    ocop_stars: Mapped[int | None] = mapped_column(Integer)
+    image_url: Mapped[str | None] = mapped_column(String(500))
+    origin: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    cooperative: Mapped[Cooperative] = relationship(back_populates="products", lazy="joined")

@@ -1,0 +1,1 @@
+"""Platform adapters: one module per chat platform behind the shared vocabulary in `channels.types`."""

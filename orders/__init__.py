@@ -1,0 +1,1 @@
+"""Customers, carts, orders, stock reservation and partner trading cooperatives. Imports only `catalog`."""
