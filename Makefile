@@ -25,7 +25,7 @@ typecheck: $(STAMP)
 # Refresh the gettext catalogues after changing user-facing text (then translate the new vi entries).
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot --no-location --omit-header -k _ .
-	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-location --omit-header -w 110
+	$(BIN)/pybabel update -i locales/messages.pot -d locales --ignore-obsolete --ignore-pot-creation-date -w 110
 	rm locales/messages.pot
 
 clean:

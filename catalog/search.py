@@ -19,7 +19,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 MIN_SCORE = 0.5
 # Typo tolerance (rapidfuzz ratio, 0-100) for words of five letters or more; shorter Vietnamese syllables
 # differ by one letter from unrelated words ("tien"/"dien", "chao"/"chua"), so they must match exactly.
-FUZZY_WORD = 80
+FUZZY_WORD = 85
 FUZZY_MIN_LENGTH = 5
 
 
@@ -39,9 +39,13 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The folded words of a text, with compounds such as "hữu cơ" joined."""
-    found = _WORD.findall(fold(text))
+    return join_compounds(_WORD.findall(fold(text)))
+
+
+def join_compounds(tokens: list[str]) -> list[str]:
+    """Join folded words that only mean something together ("huu", "co" -> "huuco")."""
     joined: list[str] = []
-    for word in found:
+    for word in tokens:
         if joined and (joined[-1], word) in _COMPOUNDS:
             joined[-1] = _COMPOUNDS[(joined[-1], word)]
         else:

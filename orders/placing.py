@@ -76,17 +76,18 @@ async def place_order(
         # Lock products in one global order (by id) so two carts can never deadlock on PostgreSQL.
         for line in sorted(lines, key=lambda line: line.product_id):
             await _reserve(session, line.product, line.quantity)
-            order.lines.append(
-                OrderLine(
-                    product_id=line.product.id,
-                    sku=line.product.sku,
-                    name=line.product.name,
-                    unit=line.product.unit,
-                    unit_price=line.product.price,
-                    quantity=line.quantity,
-                    amount=line_amount(line.product.price, line.quantity),
-                )
+        order.lines = [
+            OrderLine(
+                product_id=line.product.id,
+                sku=line.product.sku,
+                name=line.product.name,
+                unit=line.product.unit,
+                unit_price=line.product.price,
+                quantity=line.quantity,
+                amount=line_amount(line.product.price, line.quantity),
             )
+            for line in lines
+        ]
         order.subtotal = sum(line.amount for line in order.lines)
         order.total = order.subtotal + order.shipping_fee
         change_status(order, PENDING, by="buyer", note="buyer confirmed")

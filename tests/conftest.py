@@ -88,7 +88,7 @@ async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[A
 
 def settings_for_tests(**overrides: Any) -> Settings:
     """Settings for tests, ignoring any developer `.env`."""
-    values: dict[str, Any] = {"HTX_ADMIN_TOKEN": ADMIN_TOKEN, "HTX_LOAD_DEMO": False, **overrides}
+    values: dict[str, Any] = {"admin_token": ADMIN_TOKEN, "load_demo": False, **overrides}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

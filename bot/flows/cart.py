@@ -52,14 +52,7 @@ async def add(ctx: Context, product: Product, quantity: Decimal, replace: bool =
         )
         return False
     except NotEnoughStock as short:
-        if short.available <= 0:
-            ctx.say(_("Sorry, {name} is sold out for now.").format(name=product.name))
-        else:
-            ctx.say(
-                _("Sorry, only {available} {unit} of {name} are left. Please order at most that.").format(
-                    available=ctx.qty(short.available), unit=product.unit, name=product.name
-                )
-            )
+        explain_shortage(ctx, short)
         return False
     ctx.say(
         _("Added: {name}, {quantity} {unit} in your cart ({amount}).").format(
@@ -70,6 +63,19 @@ async def add(ctx: Context, product: Product, quantity: Decimal, replace: bool =
         )
     )
     return True
+
+
+def explain_shortage(ctx: Context, short: NotEnoughStock) -> None:
+    """Tell the buyer a product is sold out, or how much of it is left."""
+    product = short.product
+    if short.available <= 0:
+        ctx.say(ctx._("Sorry, {name} is sold out for now.").format(name=product.name))
+    else:
+        ctx.say(
+            ctx._("Sorry, only {available} {unit} of {name} are left. Please order at most that.").format(
+                available=ctx.qty(short.available), unit=product.unit, name=product.name
+            )
+        )
 
 
 async def ask_quantity(ctx: Context, product: Product) -> str:

@@ -6,6 +6,7 @@ import logging
 
 from bot.context import NOT_MINE, Context
 from bot.flows import Flow
+from bot.flows.cart import explain_shortage
 from bot.flows.cart import show as show_cart
 from bot.flows.menu import menu_buttons
 from bot.nlu.slots import clean_address, clean_name
@@ -180,13 +181,7 @@ async def _place(ctx: Context) -> str | None:
         )
         return None
     except NotEnoughStock as short:
-        left = ctx.qty(short.available) if short.available > 0 else "0"
-        ctx.say(
-            _(
-                "Sorry, someone just bought the last units: only {available} {unit} of {name} are left. "
-                "Please change your cart."
-            ).format(available=left, unit=short.product.unit, name=short.product.name)
-        )
+        explain_shortage(ctx, short)
         return await show_cart(ctx)
     ctx.customer.name, ctx.customer.phone, ctx.customer.address = buyer["name"], buyer["phone"], buyer["address"]
     ctx.data.pop("buyer", None)

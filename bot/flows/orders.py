@@ -110,11 +110,12 @@ def _code(ctx: Context) -> str | None:
     return ctx.parsed.order_code if ctx.parsed else None
 
 
-def _not_found(ctx: Context, code: str) -> None:
+def _not_found(ctx: Context, code: str) -> str | None:
     ctx.say(
         ctx._("I cannot find order {code} among your orders. Please check the code.").format(code=code),
         [Button(ctx._("My orders"), "orders")],
     )
+    return None
 
 
 FLOW = Flow(

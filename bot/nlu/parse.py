@@ -13,7 +13,7 @@ from bot.nlu.normalize import clean, expand
 from bot.nlu.numbers import HALF_WORDS, parse_digits, parse_words
 from bot.nlu.slots import Slot, find_address, find_name, find_order_code, find_phone
 from bot.nlu.units import UNIT_WORDS, display_unit, to_sale_unit
-from catalog.search import ProductIndex, fold, words
+from catalog.search import ProductIndex, fold, join_compounds, words
 
 # A comma between digits is a decimal comma ("1,5 ký"), not a separator.
 _SEPARATORS = re.compile(r"[;\n+&]|,(?!\d)|(?<!\d),|\b(?:va|voi|vs|kem)\b")
@@ -142,7 +142,7 @@ def _pieces(folded: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _item(original: str, folded: str, index: ProductIndex) -> Item | None:
-    tokens = _TOKEN.findall(folded)
+    tokens = join_compounds(_TOKEN.findall(folded))
     quantity, unit, rest = _quantity(tokens)
     rest = expand(rest, index.known)
     meaningful = [w for w in rest if w not in _FILLER and not _is_number(w)]

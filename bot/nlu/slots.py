@@ -67,8 +67,8 @@ def find_name(text: str) -> Slot | None:
     match = _NAME.search(fold(text))
     if not match:
         return None
-    value = text[match.start("v") : match.end("v")].strip(" .:-")
-    return Slot(clean_name(value), match.start(), match.end()) if clean_name(value) else None
+    name = clean_name(text[match.start("v") : match.end("v")])
+    return Slot(name, match.start(), match.end()) if name else None
 
 
 def find_address(text: str) -> Slot | None:
