@@ -83,7 +83,7 @@ async def _dispatch(ctx: Context) -> str | None:
 
 def _wants_checkout(ctx: Context) -> bool:
     """An order that also gave name, phone or address goes straight on to what checkout still needs."""
-    return ctx.parsed is not None and ctx.parsed.intent == "order" and checkout.has_slots(ctx)
+    return ctx.parsed is not None and ctx.parsed.intent == "order" and ctx.parsed.has_buyer_details
 
 
 async def _conversation(

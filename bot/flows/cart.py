@@ -131,7 +131,8 @@ async def order(ctx: Context) -> str | None:
     added_before = len(ctx.replies)
     for item in ctx.parsed.items:
         next_state = await take_item(ctx, item) or next_state
-    if next_state is None and len(ctx.replies) > added_before:
+    # A message that also gave checkout details goes on to checkout (see the engine), so no "anything else?".
+    if next_state is None and len(ctx.replies) > added_before and not ctx.parsed.has_buyer_details:
         ctx.say(ctx._("Anything else?"), after_add_buttons(ctx))
     return next_state
 

@@ -43,11 +43,6 @@ def names_products(ctx: Context) -> bool:
     return ctx.parsed is not None and any(item.candidates for item in ctx.parsed.items)
 
 
-def has_slots(ctx: Context) -> bool:
-    """True when the message gave any checkout detail (name, phone or address)."""
-    return ctx.parsed is not None and any((ctx.parsed.name, ctx.parsed.phone, ctx.parsed.address))
-
-
 async def start(ctx: Context) -> str | None:
     """Begin checkout: refuse an empty cart, reuse the details the buyer gave last time, ask what is missing."""
     if not await cart_lines(ctx.session, ctx.customer):

@@ -60,6 +60,11 @@ class Parsed:
     number: Decimal | None = None
     number_unit: str | None = None
 
+    @property
+    def has_buyer_details(self) -> bool:
+        """True when the message gave a name, phone or address (it fills checkout, whatever the step)."""
+        return any((self.name, self.phone, self.address))
+
     def as_contract(self) -> dict[str, Any]:
         """The `htx nlu` JSON shape (issue 2's contract)."""
         return {
