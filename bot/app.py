@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import api, webchat
@@ -32,10 +33,22 @@ async def load_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool
     return True
 
 
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Any unexpected failure answers a JSON 500 and is logged, instead of aiohttp's plain-text page."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("request failed", extra={"path": request.path})
+        return web.json_response({"error": "internal error, please try again"}, status=500)
+
+
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> web.Application:
     """The whole service as one aiohttp application."""
     settings = settings or Settings()
-    app = web.Application()
+    app = web.Application(middlewares=[json_errors])
     app[SETTINGS] = settings
 
     async def database(app: web.Application) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 from aiohttp import web
@@ -25,7 +26,7 @@ async def page(_request: web.Request) -> web.FileResponse:
 async def chat(request: web.Request) -> web.Response:
     """Validate, store in the inbox, run this message's turn, and return the replies it produced."""
     try:
-        body = json.loads(await request.read())
+        body = json.loads(await request.read(), parse_constant=_refuse_constant, parse_float=_finite_float)
         incoming = web_channel.parse(body)
     except (ValueError, UnicodeDecodeError) as error:
         reason = str(error) if isinstance(error, web_channel.BadRequest) else "body is not valid JSON"
@@ -37,6 +38,17 @@ async def chat(request: web.Request) -> web.Response:
         return web.json_response({"error": "the message could not be handled, please send it again"}, status=500)
     replies = await take_replies(sessions, event_id)
     return web.json_response({"replies": web_channel.render(replies)})
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def routes() -> list[web.AbstractRouteDef]:

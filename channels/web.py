@@ -11,6 +11,8 @@ from channels.types import Buttons, Cards, Image, Incoming, Reply, Text
 CHANNEL = "web"
 MAX_TEXT = 2000
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# C0 controls but tab and newline: dropped, since no one types them and PostgreSQL refuses NUL in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class BadRequest(ValueError):
@@ -37,8 +39,8 @@ def parse(body: Any) -> Incoming:
         chat_id=session,
         user_id=session,
         event_id=uuid.uuid4().hex,
-        text=text,
-        payload=payload,
+        text=_CONTROL.sub("", text) if text is not None else None,
+        payload=_CONTROL.sub("", payload) if payload is not None else None,
         raw=body,
     )
 

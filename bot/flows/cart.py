@@ -25,6 +25,8 @@ from orders.cart import (
 )
 
 ASKING_QUANTITY = "cart.quantity"
+# Products taken from one message; more is noise or a wholesale order for a person to handle.
+MAX_ITEMS_PER_MESSAGE = 10
 
 
 def after_add_buttons(ctx: Context) -> list[Button]:
@@ -45,11 +47,7 @@ async def add(ctx: Context, product: Product, quantity: Decimal, replace: bool =
         else:
             line = await add_to_cart(ctx.session, ctx.customer, product, quantity)
     except InvalidQuantity:
-        ctx.say(
-            _("The quantity must be more than 0 and at most 5000. How many {unit} of {name}?").format(
-                unit=product.unit, name=product.name
-            )
-        )
+        ctx.say(_("The quantity must be more than 0 and at most 5000."))
         return False
     except NotEnoughStock as short:
         explain_shortage(ctx, short)
@@ -93,9 +91,6 @@ async def ask_quantity(ctx: Context, product: Product) -> str:
 
 async def take_item(ctx: Context, item: Item, replace: bool = False) -> str | None:
     """Act on one product the buyer named: add it, ask how much, or ask which one."""
-    if not item.candidates:
-        await not_found(ctx, item.said, item.suggestions)
-        return None
     if item.sku is None:
         products = [p for p in [await get_product(ctx.session, s) for s in item.candidates] if p]
         ctx.say(
@@ -120,19 +115,26 @@ async def take_item(ctx: Context, item: Item, replace: bool = False) -> str | No
                 )
             )
         return await ask_quantity(ctx, product)
-    await add(ctx, product, item.quantity, replace=replace)
+    if not await add(ctx, product, item.quantity, replace=replace):
+        return await ask_quantity(ctx, product)
     return None
 
 
 async def order(ctx: Context) -> str | None:
-    """Free-text order: every product named, each with its quantity."""
+    """Free-text order: every product named, each with its quantity; what matched nothing is said once."""
     assert ctx.parsed is not None
+    named = [item for item in ctx.parsed.items if item.candidates]
+    missing = [item for item in ctx.parsed.items if not item.candidates]
+    if missing:
+        await not_found(ctx, missing[0].said, missing[0].suggestions)
+    if len(named) > MAX_ITEMS_PER_MESSAGE:
+        ctx.say(ctx._("I can take up to 10 products per message; please send the rest in another message."))
     next_state = None
-    added_before = len(ctx.replies)
-    for item in ctx.parsed.items:
+    for item in named[:MAX_ITEMS_PER_MESSAGE]:
         next_state = await take_item(ctx, item) or next_state
+    added = any(item.sku and item.quantity is not None for item in named)
     # A message that also gave checkout details goes on to checkout (see the engine), so no "anything else?".
-    if next_state is None and len(ctx.replies) > added_before and not ctx.parsed.has_buyer_details:
+    if next_state is None and added and not ctx.parsed.has_buyer_details:
         ctx.say(ctx._("Anything else?"), after_add_buttons(ctx))
     return next_state
 
@@ -163,26 +165,32 @@ async def pick(ctx: Context) -> str | None:
     """Button "choose quantity" (`pick:SKU`)."""
     product = await get_product(ctx.session, (ctx.payload or "").partition(":")[2])
     if product is None:
-        ctx.say(ctx._("That product is no longer listed."))
-        return None
+        return no_longer_listed(ctx)
     return await ask_quantity(ctx, product)
 
 
 async def add_button(ctx: Context) -> str | None:
-    """Button `add:SKU:QUANTITY`."""
+    """Button `add:SKU:QUANTITY`; a quantity that is not a number asks for one."""
     parts = (ctx.payload or "").split(":")
-    product = await get_product(ctx.session, parts[1]) if len(parts) == 3 else None
+    sku = parts[1] if len(parts) > 1 else ""
+    amount = parts[2] if len(parts) == 3 else ""
+    product = await get_product(ctx.session, sku)
+    if product is None:
+        return no_longer_listed(ctx)
     try:
-        quantity = Decimal(parts[2]) if product else Decimal(0)
+        quantity = Decimal(amount)
     except InvalidOperation:
-        product = None
-    if product is None or not quantity.is_finite():
-        ctx.say(ctx._("That product is no longer listed."))
-        return None
-    if await add(ctx, product, quantity):
-        ctx.data.pop("picking", None)
-        ctx.say(ctx._("Anything else?"), after_add_buttons(ctx))
+        return await ask_quantity(ctx, product)
+    if not quantity.is_finite() or not await add(ctx, product, quantity):
+        return await ask_quantity(ctx, product)
+    ctx.data.pop("picking", None)
+    ctx.say(ctx._("Anything else?"), after_add_buttons(ctx))
     return None
+
+
+def no_longer_listed(ctx: Context) -> None:
+    """A button for a product the catalogue no longer has (an old message, a changed catalogue)."""
+    ctx.say(ctx._("That product is no longer listed."), [Button(ctx._("Browse products"), "browse")])
 
 
 async def show(ctx: Context) -> str | None:

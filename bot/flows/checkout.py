@@ -44,13 +44,7 @@ def names_products(ctx: Context) -> bool:
 
 
 async def start(ctx: Context) -> str | None:
-    """Begin checkout: refuse an empty cart, reuse the details the buyer gave last time, ask what is missing."""
-    if not await cart_lines(ctx.session, ctx.customer):
-        ctx.say(
-            ctx._("Your cart is empty, so there is nothing to check out yet. Add a product first."),
-            [Button(ctx._("Browse products"), "browse")],
-        )
-        return None
+    """Begin checkout: reuse the details the buyer gave last time, then ask what is missing."""
     for key in ("name", "phone", "address"):
         saved = getattr(ctx.customer, key)
         if saved and key not in ctx.buyer:
@@ -58,9 +52,19 @@ async def start(ctx: Context) -> str | None:
     return await ask_next(ctx)
 
 
-async def ask_next(ctx: Context) -> str:
-    """Ask for the first missing detail, or show the summary to confirm."""
+def nothing_to_check_out(ctx: Context) -> None:
+    """Checkout with an empty cart: say so and point to the products."""
+    ctx.say(
+        ctx._("Your cart is empty, so there is nothing to check out yet. Add a product first."),
+        [Button(ctx._("Browse products"), "browse")],
+    )
+
+
+async def ask_next(ctx: Context) -> str | None:
+    """Ask for the first missing detail, or show the summary to confirm; an empty cart ends checkout."""
     _ = ctx._
+    if not await cart_lines(ctx.session, ctx.customer):
+        return nothing_to_check_out(ctx)
     buyer = ctx.buyer
     if "name" not in buyer:
         ctx.say(_("Who should receive the order? Please type the receiver's full name."))
@@ -160,7 +164,7 @@ async def confirm_answer(ctx: Context) -> str | None:
     if ctx.payload != "confirm" and text not in _YES_WORDS:
         if names_products(ctx):
             return NOT_MINE
-        return await summary(ctx)
+        return await ask_next(ctx)
     return await _place(ctx)
 
 
@@ -170,11 +174,7 @@ async def _place(ctx: Context) -> str | None:
     try:
         order = await place_order(ctx.session, ctx.customer, Buyer(buyer["name"], buyer["phone"], buyer["address"]))
     except EmptyCart:
-        ctx.say(
-            _("Your cart is empty, so there is nothing to check out yet. Add a product first."),
-            [Button(_("Browse products"), "browse")],
-        )
-        return None
+        return nothing_to_check_out(ctx)
     except NotEnoughStock as short:
         explain_shortage(ctx, short)
         return await show_cart(ctx)
@@ -208,10 +208,8 @@ async def confirm_button(ctx: Context) -> str | None:
 
 
 async def edit(ctx: Context) -> str | None:
-    """Forget the details given for this order and ask them again."""
-    ctx.data.pop("buyer", None)
-    for key in ("name", "phone", "address"):
-        setattr(ctx.customer, key, None)
+    """Ask the details of this order again (the saved ones change only when an order is placed)."""
+    ctx.data["buyer"] = {}
     return await ask_next(ctx)
 
 

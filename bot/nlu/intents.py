@@ -30,7 +30,7 @@ _RULES: dict[str, re.Pattern[str]] = {
         r"|xem don|don toi|don hang toi|don (?:hang )?den dau|orders?) ",
         "handoff": r" (?:gap|noi chuyen voi|goi|can) (?:nhan vien|nguoi that|tu van vien|admin|chu shop)"
         r"| nhan vien | tu van vien | nguoi that ",
-        "checkout": r" (?:thanh toan|dat hang|chot don|chot|checkout|dat luon|len don) ",
+        "checkout": r" (?:thanh toan|dat hang|chot don|chot|checkout|dat luon|len don|xac nhan) ",
         "cart": r" (?:gio hang|xem gio|gio cua|gio do|cart|bo khoi gio|xoa khoi gio) ",
         "help": r"^ (?:help|huong dan|giup (?:em|toi|minh)?|tro giup|lam sao|cach dat)\b",
         "thanks": r" (?:cam on|thanks?|thank you|tks) ",

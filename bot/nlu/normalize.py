@@ -9,6 +9,9 @@ from collections.abc import Callable
 from bot.nlu.units import UNIT_WORDS
 
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")  # "nhaaa" -> "nha"
+_WORDS = re.compile(r"\w+")
+_ORDER_CODE = re.compile(r"dh[0-9a-z]{6}", re.IGNORECASE)  # kept as typed: "DHKKK123" is a code, not "nhaaa"
+_TAGS = re.compile(r"<[^<>]{0,200}>")  # pasted HTML says nothing about produce
 _SPACES = re.compile(r"[ \t]+")
 
 # Unambiguous chat abbreviations, folded (see reference/vietnam.md §5.2). The ambiguous ones
@@ -48,12 +51,17 @@ ABBREVIATIONS = {
 
 
 def clean(text: str) -> str:
-    """NFC text with emoji and control characters removed, repeated letters and spaces squeezed."""
-    text = unicodedata.normalize("NFC", text)
+    """NFC text without HTML tags, emoji or control characters, repeated letters and spaces squeezed."""
+    text = _TAGS.sub(" ", unicodedata.normalize("NFC", text))
     kept = "".join(c if (c.isalnum() or c in " \n.,;:+-/?!()@#&'\"") else " " for c in text)
-    kept = _REPEATS.sub(r"\1", kept)
+    kept = _WORDS.sub(_squeeze, kept)
     lines = (_SPACES.sub(" ", line).strip() for line in kept.splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def _squeeze(word: re.Match[str]) -> str:
+    text = word.group(0)
+    return text if _ORDER_CODE.fullmatch(text) else _REPEATS.sub(r"\1", text)
 
 
 def expand(tokens: list[str], is_product_word: Callable[[str], bool]) -> list[str]:
