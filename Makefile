@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck messages clean
+.PHONY: run test messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
-
-typecheck: $(STAMP)
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/pytest -q
 
 # Refresh the gettext catalogues after changing user-facing text (then translate the new vi entries).
 messages: $(STAMP)

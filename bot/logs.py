@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_OURS = ("bot", "channels", "catalog", "orders")
 
 
 class KeyValueFormatter(logging.Formatter):
-    """`time level logger message key=value ...`, the extras a call passed as `extra={...}`."""
+    """`time level logger message key=value ...`: the extras our own calls passed as `extra={...}`."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
+        if not record.name.startswith(_OURS):
+            return line
         extras = " ".join(f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD)
         return f"{line} {extras}" if extras else line
 

@@ -188,9 +188,10 @@ async def add_button(ctx: Context) -> str | None:
     return None
 
 
-def no_longer_listed(ctx: Context) -> None:
+def no_longer_listed(ctx: Context) -> str | None:
     """A button for a product the catalogue no longer has (an old message, a changed catalogue)."""
     ctx.say(ctx._("That product is no longer listed."), [Button(ctx._("Browse products"), "browse")])
+    return None
 
 
 async def show(ctx: Context) -> str | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from bot.context import NOT_MINE, Context
+from bot.context import NOT_MINE, Context, Step
 from bot.flows import Flow
 from bot.flows.cart import explain_shortage
 from bot.flows.cart import show as show_cart
@@ -52,12 +53,13 @@ async def start(ctx: Context) -> str | None:
     return await ask_next(ctx)
 
 
-def nothing_to_check_out(ctx: Context) -> None:
+def nothing_to_check_out(ctx: Context) -> str | None:
     """Checkout with an empty cart: say so and point to the products."""
     ctx.say(
         ctx._("Your cart is empty, so there is nothing to check out yet. Add a product first."),
         [Button(ctx._("Browse products"), "browse")],
     )
+    return None
 
 
 async def ask_next(ctx: Context) -> str | None:
@@ -108,43 +110,47 @@ async def summary(ctx: Context) -> str:
     return CONFIRM
 
 
-async def name_answer(ctx: Context) -> str | None:
-    """The receiver's name, typed on its own or as "tên ..."."""
-    if names_products(ctx):
-        return NOT_MINE
-    name = ctx.buyer.get("name") or clean_name(ctx.parsed.text if ctx.parsed else "")
-    if not name:
-        ctx.say(ctx._("Please type the receiver's name in letters only, at most 60 characters."))
-        return NAME
-    ctx.buyer["name"] = name
-    return await ask_next(ctx)
+def detail_answer(key: str, state: str, read: Callable[[str], str | None], retry: Callable[[Context], str]) -> Step:
+    """The step for one typed checkout detail: taken from the message's slots or read from the whole text.
+
+    A message naming products is an order in the middle of checkout and goes back to the intents.
+    """
+
+    async def answer(ctx: Context) -> str | None:
+        if names_products(ctx):
+            return NOT_MINE
+        value = ctx.buyer.get(key) or read(ctx.parsed.text if ctx.parsed else "")
+        if not value:
+            ctx.say(retry(ctx))
+            return state
+        ctx.buyer[key] = value
+        return await ask_next(ctx)
+
+    return answer
 
 
-async def phone_answer(ctx: Context) -> str | None:
-    """The receiver's mobile number; anything else is explained and asked again."""
-    if names_products(ctx):
-        return NOT_MINE
-    if "phone" not in ctx.buyer:
-        ctx.say(
-            ctx._(
-                "That is not a valid Vietnamese mobile number. Please type 10 digits starting with 0 "
-                "(or +84), for example 0912345678."
-            )
-        )
-        return PHONE
-    return await ask_next(ctx)
-
-
-async def address_answer(ctx: Context) -> str | None:
-    """The delivery address, typed on its own or after "giao"/"địa chỉ"."""
-    if names_products(ctx):
-        return NOT_MINE
-    address = ctx.buyer.get("address") or clean_address(ctx.parsed.text if ctx.parsed else "")
-    if not address:
-        ctx.say(ctx._("Please type a full delivery address: house number, street, ward/commune, province."))
-        return ADDRESS
-    ctx.buyer["address"] = address
-    return await ask_next(ctx)
+name_answer = detail_answer(
+    "name",
+    NAME,
+    clean_name,
+    lambda ctx: ctx._("Please type the receiver's name in letters only, at most 60 characters."),
+)
+# The phone is only ever taken from the message's slots, which check it is a Vietnamese mobile number.
+phone_answer = detail_answer(
+    "phone",
+    PHONE,
+    lambda _text: None,
+    lambda ctx: ctx._(
+        "That is not a valid Vietnamese mobile number. Please type 10 digits starting with 0 "
+        "(or +84), for example 0912345678."
+    ),
+)
+address_answer = detail_answer(
+    "address",
+    ADDRESS,
+    clean_address,
+    lambda ctx: ctx._("Please type a full delivery address: house number, street, ward/commune, province."),
+)
 
 
 async def payment_answer(ctx: Context) -> str | None:

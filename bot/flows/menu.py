@@ -59,7 +59,6 @@ async def thanks(ctx: Context) -> str | None:
 async def handoff(ctx: Context) -> str | None:
     """Ask for a person: note it in the log for the cooperative's staff and tell the buyer what happens."""
     log.info("handoff requested", extra={"channel": ctx.incoming.channel, "chat": ctx.incoming.chat_id})
-    ctx.data["handoff"] = True
     ctx.say(
         ctx._(
             "I have asked a staff member of the cooperative to reply to you here, during working hours "
