@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import api, webchat
 from bot.db import make_engine, make_sessionmaker, migrate
-from bot.keys import ENGINE, SESSIONS, SETTINGS
+from bot.keys import ENGINE, SEARCH, SESSIONS, SETTINGS
 from bot.settings import Settings
 from catalog.demo import AlreadyLoaded, load_demo_catalogue
+from catalog.live_index import LiveIndex
 from orders.partners import load_demo_partners
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     settings = settings or Settings()
     app = web.Application(middlewares=[json_errors])
     app[SETTINGS] = settings
+    app[SEARCH] = LiveIndex()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         own_engine = engine is None

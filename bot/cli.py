@@ -15,7 +15,7 @@ from bot.db import make_engine, make_sessionmaker, migrate
 from bot.nlu.parse import parse
 from bot.settings import Settings
 from catalog.demo import demo_index
-from catalog.queries import build_index
+from catalog.live_index import LiveIndex
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,6 +75,6 @@ async def _nlu(settings: Settings, text: str, demo: bool) -> dict[str, object]:
         return parse(text, demo_index()).as_contract()
     engine = make_engine(settings.database_url)
     async with make_sessionmaker(engine)() as session:
-        index = await build_index(session)
+        index = await LiveIndex().current(session)
     await engine.dispose()
     return parse(text, index).as_contract()

@@ -17,7 +17,7 @@ from bot.context import NOT_MINE, Context, Step
 from bot.flows import Flow, browse, cart, checkout, menu, orders
 from bot.models import Conversation
 from bot.nlu.parse import parse
-from catalog.queries import build_index
+from catalog.search import ProductIndex
 from channels.types import Incoming, Reply
 from orders.customers import get_or_create_customer
 from orders.models import Customer
@@ -30,11 +30,12 @@ STATES: dict[str, Step] = {state: step for flow in FLOWS for state, step in flow
 PAYLOADS: dict[str, Step] = {prefix: step for flow in FLOWS for prefix, step in flow.payloads.items()}
 
 
-async def run_turn(session: AsyncSession, incoming: Incoming, default_locale: str = "vi") -> list[Reply]:
+async def run_turn(
+    session: AsyncSession, incoming: Incoming, index: ProductIndex, default_locale: str = "vi"
+) -> list[Reply]:
     """Handle one message inside the caller's transaction and return the replies it produced."""
     customer = await get_or_create_customer(session, incoming.channel, incoming.user_id)
     conversation = await _conversation(session, incoming, customer, default_locale)
-    index = await build_index(session)
     parsed = parse(incoming.text, index) if incoming.text is not None and not incoming.payload else None
     ctx = Context(
         incoming=incoming,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.engine import run_turn
 from bot.models import InboundEvent, OutboundMessage
+from catalog.live_index import LiveIndex
 from catalog.models import utcnow
 from channels.types import Incoming, Location, Reply, reply_from_dict, reply_to_dict
 
@@ -48,7 +49,9 @@ async def receive(sessions: async_sessionmaker[AsyncSession], incoming: Incoming
     return event.id
 
 
-async def handle(sessions: async_sessionmaker[AsyncSession], event_id: int, default_locale: str = "vi") -> bool:
+async def handle(
+    sessions: async_sessionmaker[AsyncSession], event_id: int, live_index: LiveIndex, default_locale: str = "vi"
+) -> bool:
     """Run the turn of one stored event and write its replies to the outbox, all in one transaction.
 
     A crash or error leaves the event pending with its error noted, never half-done. Returns success.
@@ -59,7 +62,7 @@ async def handle(sessions: async_sessionmaker[AsyncSession], event_id: int, defa
             if event is None or event.status != PENDING:
                 return event is not None
             incoming = incoming_from_dict(event.body)
-            replies = await run_turn(session, incoming, default_locale)
+            replies = await run_turn(session, incoming, await live_index.current(session), default_locale)
             session.add_all(
                 OutboundMessage(
                     inbound_id=event.id, channel=incoming.channel, chat_id=incoming.chat_id, body=reply_to_dict(reply)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.keys import SESSIONS, SETTINGS
+from bot.keys import SEARCH, SESSIONS, SETTINGS
 from bot.turns import handle, receive, take_replies
 from channels import web as web_channel
 
@@ -34,7 +34,9 @@ async def chat(request: web.Request) -> web.Response:
         return web.json_response({"error": reason}, status=400)
     sessions = request.app[SESSIONS]
     event_id = await receive(sessions, incoming)
-    if event_id is None or not await handle(sessions, event_id, request.app[SETTINGS].default_locale):
+    if event_id is None or not await handle(
+        sessions, event_id, request.app[SEARCH], request.app[SETTINGS].default_locale
+    ):
         return web.json_response({"error": "the message could not be handled, please send it again"}, status=500)
     replies = await take_replies(sessions, event_id)
     return web.json_response({"replies": web_channel.render(replies)})

@@ -84,6 +84,7 @@ class Product(Base):
     ocop_stars: Mapped[int | None] = mapped_column(Integer)
     image_url: Mapped[str | None] = mapped_column(String(500))
     origin: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Indexed: the live search index reads the products changed since its last look (catalog/live_index.py).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     cooperative: Mapped[Cooperative] = relationship(back_populates="products", lazy="joined")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Cooperative, Product
-from catalog.search import ProductIndex, SearchEntry
+from catalog.search import SearchEntry
 
 
 async def list_cooperatives(session: AsyncSession) -> Sequence[Cooperative]:
@@ -45,9 +45,5 @@ def search_entry(product: Product) -> SearchEntry:
         aliases=tuple(product.aliases),
         unit=product.unit,
         unit_weight_kg=product.unit_weight_kg,
+        sold_out=product.stock <= 0,
     )
-
-
-async def build_index(session: AsyncSession) -> ProductIndex:
-    """A search index over the whole catalogue as it is now."""
-    return ProductIndex(search_entry(p) for p in await list_products(session))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 # Two words that only mean something together; joined so that "có" (to have) never matches "hữu cơ".
 _COMPOUNDS = {("huu", "co"): "huuco"}
@@ -17,10 +19,31 @@ _GENERIC = {"htx", "hop", "tac", "xa", "an", "toan", "kg"}
 _WORD = re.compile(r"[a-z0-9]+")
 # Below this share of the query's words matching, a product is not a match.
 MIN_SCORE = 0.5
-# Typo tolerance (rapidfuzz ratio, 0-100) for words of five letters or more; shorter Vietnamese syllables
-# differ by one letter from unrelated words ("tien"/"dien", "chao"/"chua"), so they must match exactly.
-FUZZY_WORD = 85
-FUZZY_MIN_LENGTH = 5
+# A word a buyer mistyped by one keystroke still counts, a little less than the right word.
+TYPO_SIMILARITY = 0.8
+# Vietnamese syllables are short and differ from unrelated ones by one letter ("chao"/"chua", "tien"/"dien"),
+# so only the typos fingers make are forgiven (see `_is_typo`).
+TYPO_MIN_LENGTH = 4
+_KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _keyboard_neighbours() -> dict[str, frozenset[str]]:
+    """Each letter's neighbours on a staggered keyboard: beside it, and the two keys touching it above and below."""
+    near: dict[str, frozenset[str]] = {}
+    for r, row in enumerate(_KEYBOARD):
+        for c, key in enumerate(row):
+            touching = set(row[max(0, c - 1) : c + 2])
+            if r > 0:
+                touching.update(_KEYBOARD[r - 1][c : c + 2])
+            if r + 1 < len(_KEYBOARD):
+                touching.update(_KEYBOARD[r + 1][max(0, c - 1) : c + 1])
+            near[key] = frozenset(touching - {key})
+    return near
+
+
+_NEIGHBOURS = _keyboard_neighbours()
+# How many candidates a tie reports at most, best first.
+MAX_CANDIDATES = 10
 
 
 def fold_char(char: str) -> str:
@@ -65,6 +88,7 @@ class SearchEntry:
     aliases: tuple[str, ...]
     unit: str
     unit_weight_kg: Decimal | None
+    sold_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,53 +101,136 @@ class Match:
 
 
 class ProductIndex:
-    """Folded word sets of every product, built once per catalogue and queried per message."""
+    """An inverted index from folded words to products, updated one product at a time.
 
-    def __init__(self, entries: Iterable[SearchEntry]) -> None:
-        self.entries = {e.sku: e for e in entries}
-        self._words: dict[str, set[str]] = {}
-        self._name_words: dict[str, list[str]] = {}
-        for entry in self.entries.values():
-            own = [w for w in words(entry.name) if not w.isdigit() and w not in _GENERIC]
-            extra = words(" ".join((entry.cooperative_name, entry.category, *entry.aliases)))
-            self._name_words[entry.sku] = own
-            self._words[entry.sku] = set(own) | {w for w in extra if w not in _GENERIC}
-        self.vocabulary: set[str] = set().union(*self._words.values()) if self._words else set()
-        self._folded_names = {sku: fold(e.name) for sku, e in self.entries.items()}
+    Queries look each word up exactly, then as a one-keystroke typo, then as two words run together
+    ("thanhlong"); products are scored by the share of the query's words they contain, ties reported.
+    """
+
+    def __init__(self, entries: Iterable[SearchEntry] = ()) -> None:
+        self.entries: dict[str, SearchEntry] = {}
+        self._words: dict[str, frozenset[str]] = {}
+        self._name_words: dict[str, frozenset[str]] = {}
+        self._postings: dict[str, set[str]] = defaultdict(set)
+        self._vocabulary: list[str] | None = None
+        self._lookups: dict[str, tuple[tuple[str, float], ...]] = {}
+        self._folded_names: dict[str, str] = {}
+        for entry in entries:
+            self.upsert(entry)
+
+    def upsert(self, entry: SearchEntry) -> None:
+        """Add a product or replace what the index knows of it."""
+        self.remove(entry.sku)
+        own = frozenset(w for w in words(entry.name) if not w.isdigit() and w not in _GENERIC)
+        extra = words(" ".join((entry.cooperative_name, entry.category, *entry.aliases)))
+        every = own | {w for w in extra if w not in _GENERIC and not w.isdigit()}
+        self.entries[entry.sku] = entry
+        self._name_words[entry.sku] = own
+        self._words[entry.sku] = every
+        self._folded_names[entry.sku] = fold(entry.name)
+        new_words = [w for w in every if w not in self._postings]
+        for word in every:
+            self._postings[word].add(entry.sku)
+        if new_words:
+            self._vocabulary_changed()
+
+    def remove(self, sku: str) -> None:
+        """Forget a product (no-op if unknown)."""
+        if sku not in self.entries:
+            return
+        gone = False
+        for word in self._words.pop(sku):
+            postings = self._postings[word]
+            postings.discard(sku)
+            if not postings:
+                del self._postings[word]
+                gone = True
+        del self.entries[sku], self._name_words[sku], self._folded_names[sku]
+        if gone:
+            self._vocabulary_changed()
+
+    def _vocabulary_changed(self) -> None:
+        self._vocabulary = None
+        self._lookups.clear()
+
+    def lookup(self, word: str) -> tuple[tuple[str, float], ...]:
+        """The catalogue words a buyer's word stands for, with how sure: exact, typo, or run together."""
+        found = self._lookups.get(word)
+        if found is None:
+            found = self._lookup(word)
+            if len(self._lookups) < 100_000:
+                self._lookups[word] = found
+        return found
+
+    def _lookup(self, word: str) -> tuple[tuple[str, float], ...]:
+        if word in self._postings:
+            return ((word, 1.0),)
+        if len(word) < TYPO_MIN_LENGTH:
+            return ()
+        if self._vocabulary is None:
+            self._vocabulary = list(self._postings)
+        near = process.extract(word, self._vocabulary, scorer=Levenshtein.distance, score_cutoff=2, limit=None)
+        typos = tuple((known, TYPO_SIMILARITY) for known, _, _ in near if _is_typo(word, known))
+        if typos:
+            return typos
+        for cut in range(2, len(word) - 1):
+            head, tail = word[:cut], word[cut:]
+            if head in self._postings and tail in self._postings:
+                return ((head, 1.0), (tail, 1.0))
+        return ()
 
     def known(self, word: str) -> bool:
         """True when the word (or a near spelling of it) appears in some product."""
-        return any(_similarity(word, v) for v in self.vocabulary)
+        return bool(self.lookup(word))
 
     def match(self, phrase_words: list[str]) -> Match | None:
         """The products these words name, or None when fewer than half of them fit any product."""
-        query = [w for w in phrase_words if self.known(w)]
-        if not query:
+        looked_up = [found for found in (self.lookup(w) for w in phrase_words) if found]
+        if not looked_up:
             return None
-        scored = []
-        for sku, product_words in self._words.items():
-            hits = [max((_similarity(q, p) for p in product_words), default=0.0) for q in query]
-            score = sum(hits) / len(query)
-            name_words = self._name_words[sku]
-            covered = sum(1 for p in name_words if any(_similarity(q, p) for q in query)) / max(len(name_words), 1)
-            scored.append((score, covered, sku))
-        scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
-        best = scored[0][0]
-        if best < MIN_SCORE:
+        scores: Counter[str] = Counter()
+        for found in looked_up:
+            best: dict[str, float] = {}
+            for known, similarity in found:
+                for sku in self._postings[known]:
+                    if best.get(sku, 0.0) < similarity:
+                        best[sku] = similarity
+            scores.update(best)
+        top = max(scores.values()) / len(looked_up)
+        if top < MIN_SCORE:
             return None
-        tied = tuple(sku for score, _, sku in scored if best - score < 0.01)
-        return Match(sku=tied[0] if len(tied) == 1 else None, candidates=tied, score=best)
+        tied = [sku for sku, score in scores.items() if top - score / len(looked_up) < 0.01]
+        query_words = {known for found in looked_up for known, _ in found}
+        tied.sort(key=lambda sku: (-self._coverage(sku, query_words), self.entries[sku].sold_out, sku))
+        candidates = tuple(tied[:MAX_CANDIDATES])
+        return Match(sku=candidates[0] if len(tied) == 1 else None, candidates=candidates, score=top)
+
+    def _coverage(self, sku: str, query_words: set[str]) -> float:
+        """How much of the product's own name the query says: "thanh long ruột đỏ" fits a short name best."""
+        name = self._name_words[sku]
+        return len(name & query_words) / len(name) if name else 0.0
 
     def suggest(self, phrase: str, limit: int = 3) -> list[str]:
         """The SKUs whose names read closest to a phrase, for a polite "did you mean"."""
-        found = process.extract(fold(phrase), self._folded_names, scorer=fuzz.WRatio, limit=limit)
-        return [sku for _, score, sku in found if score >= 40]
+        found = process.extract(fold(phrase), self._folded_names, scorer=fuzz.WRatio, limit=limit, score_cutoff=40)
+        return [sku for _, _, sku in found]
 
 
-def _similarity(query_word: str, product_word: str) -> float:
-    if query_word == product_word:
-        return 1.0
-    if min(len(query_word), len(product_word)) < FUZZY_MIN_LENGTH:
-        return 0.0
-    ratio = fuzz.ratio(query_word, product_word)
-    return ratio / 100 if ratio >= FUZZY_WORD else 0.0
+def _is_typo(typed: str, known: str) -> bool:
+    """One keystroke away: a neighbouring key hit, two letters swapped, or a letter doubled ("chuaa").
+
+    Dropped or added letters other than doubles are not forgiven: "pham" is not "ham", "muon" is not "muong".
+    """
+    if len(typed) == len(known):
+        diffs = [i for i, (a, b) in enumerate(zip(typed, known, strict=True)) if a != b]
+        if len(diffs) == 1:
+            return typed[diffs[0]] in _NEIGHBOURS.get(known[diffs[0]], frozenset())
+        if len(diffs) != 2 or diffs[1] != diffs[0] + 1:
+            return False
+        first, second = diffs
+        return (typed[first], typed[second]) == (known[second], known[first])
+    longer, shorter = (typed, known) if len(typed) > len(known) else (known, typed)
+    if len(longer) != len(shorter) + 1:
+        return False
+    extra = next((i for i, (a, b) in enumerate(zip(longer, shorter, strict=False)) if a != b), len(shorter))
+    return extra > 0 and longer[extra] == longer[extra - 1] and longer[:extra] + longer[extra + 1 :] == shorter
