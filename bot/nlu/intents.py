@@ -44,7 +44,7 @@ _REMOVE = re.compile(r"^ (?:bo|xoa|bot|khong lay) ")
 _SET = re.compile(r"^ (?:sua|doi) ")
 
 
-def classify(words: list[str], has_items: bool, has_quantity: bool, has_order_code: bool) -> str:
+def classify(words: list[str], has_items: bool, mentions_money: bool, has_quantity: bool, has_order_code: bool) -> str:
     """One intent of `INTENTS` for a message."""
     text = f" {' '.join(words)} "
     if not words:
@@ -54,7 +54,7 @@ def classify(words: list[str], has_items: bool, has_quantity: bool, has_order_co
     if _RULES["order_status"].search(text) or (has_order_code and not has_items):
         return "order_status"
     if has_items:
-        if _PRICE.search(text):
+        if _PRICE.search(text) or mentions_money:
             return "price"
         if _REMOVE.search(text) or _SET.search(text):
             return "cart"

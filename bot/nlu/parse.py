@@ -17,13 +17,17 @@ from catalog.search import ProductIndex, fold, join_compounds, words
 
 # A comma between digits is a decimal comma ("1,5 ký"), not a separator.
 _SEPARATORS = re.compile(r"[;\n+&]|,(?!\d)|(?<!\d),|\b(?:va|voi|vs|kem)\b")
+# Amounts of money, which are never quantities: "25k", "25 nghìn", "30.000đ", "1tr5", "25.000".
+_MONEY = re.compile(
+    r"(?<![\w.,])\d+(?:[.,]\d+)?\s*(?:k|nghin|ngan|trieu|tr|cu|d|dong|vnd)(?:\d+)?\b|(?<![\w.,])\d{1,3}(?:\.\d{3})+\b"
+)
 _TOKEN = re.compile(r"(?<![\w.,])-?\d+(?:[.,]\d+)?|[a-z]+")
 # Words that carry no product meaning, so a message made only of them names no product.
 _FILLER = frozenset(
     (
         "mua lay cho dat them em e anh a chi c minh toi shop oi nha nhe voi giup gium can muon co khong ko gia bao "
         "nhieu ban con hang nua the thi la cua nao di luon kg ky ki hop bo gi vay oder order ship tien moi xem hoi "
-        "duoc dc hom nay ngay bay gio ruoi"
+        "duoc dc hom nay ngay bay gio ruoi ha hen ne ak ah sao nhi ho giup voi"
     ).split()
 )
 
@@ -111,6 +115,7 @@ def parse(message: str, index: ProductIndex) -> Parsed:
     parsed.intent = classify(
         all_words,
         has_items=bool(items),
+        mentions_money=bool(_MONEY.search(fold(text))),
         has_quantity=any(i.said_quantity is not None for i in items),
         has_order_code=code is not None,
     )
@@ -131,12 +136,22 @@ def _items(text: str, index: ProductIndex) -> list[Item]:
     start = 0
     for match in [*_SEPARATORS.finditer(folded), None]:
         end = match.start() if match else len(folded)
-        for piece_start, piece_end in _pieces(folded, start, end):
-            item = _item(text[piece_start:piece_end], folded[piece_start:piece_end], index)
-            if item:
-                items.append(item)
+        items.extend(_segment_items(text, folded, start, end, index))
         start = match.end() if match else end
     return items
+
+
+def _segment_items(text: str, folded: str, start: int, end: int, index: ProductIndex) -> list[Item]:
+    """The items of one segment; a piece naming no product belongs to the piece before it ("25k 1 ký hả")."""
+    pieces: list[tuple[int, Item | None]] = []
+    for piece_start, piece_end in _pieces(folded, start, end):
+        item = _item(text[piece_start:piece_end], folded[piece_start:piece_end], index)
+        if pieces and (item is None or not item.candidates):
+            first = pieces[-1][0]
+            pieces[-1] = (first, _item(text[first:piece_end], folded[first:piece_end], index))
+        else:
+            pieces.append((piece_start, item))
+    return [item for _, item in pieces if item]
 
 
 def _pieces(folded: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -147,7 +162,7 @@ def _pieces(folded: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _item(original: str, folded: str, index: ProductIndex) -> Item | None:
-    tokens = join_compounds(_TOKEN.findall(folded))
+    tokens = join_compounds(_TOKEN.findall(_MONEY.sub(" ", folded)))
     quantity, unit, rest = _quantity(tokens)
     rest = expand(rest, index.known)
     meaningful = [w for w in rest if w not in _FILLER and not _is_number(w)]
@@ -176,7 +191,7 @@ def _quantity(tokens: list[str]) -> tuple[Decimal | None, str | None, list[str]]
     """The first quantity in the tokens, its unit word, and the tokens left once both are taken out."""
     for i, token in enumerate(tokens):
         value = parse_digits(token)
-        used = 1 if value is not None else 0
+        used = 1
         if value is None:
             value, used = parse_words(tokens[i:])
             if value is None or i + used >= len(tokens) or tokens[i + used] not in UNIT_WORDS:
