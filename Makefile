@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test messages clean
+.PHONY: run test bench messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# Speed and accuracy figures (bench/): NLU on the corpus and a generated 10,000-product catalogue.
+bench: $(STAMP)
+	$(BIN)/python -m bench.nlu
 
 # Refresh the gettext catalogues after changing user-facing text (then translate the new vi entries).
 messages: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -14,8 +15,9 @@ from rapidfuzz.distance import Levenshtein
 
 # Two words that only mean something together; joined so that "có" (to have) never matches "hữu cơ".
 _COMPOUNDS = {("huu", "co"): "huuco"}
-# Words in cooperative names that say nothing about which product is meant.
-_GENERIC = {"htx", "hop", "tac", "xa", "an", "toan", "kg"}
+_COMPOUND_PARTS = {part for pair in _COMPOUNDS for part in pair}
+# Words of "hợp tác xã" in cooperative names, which say nothing about which product is meant.
+_GENERIC = {"htx", "hop", "tac", "xa"}
 _WORD = re.compile(r"[a-z0-9]+")
 # Below this share of the query's words matching, a product is not a match.
 MIN_SCORE = 0.5
@@ -55,9 +57,22 @@ def fold_char(char: str) -> str:
     return "d" if base == "đ" else base
 
 
+class _FoldTable(dict[int, str]):
+    """`str.translate` table filled on first sight of each character, so folding runs at C speed."""
+
+    def __missing__(self, code: int) -> str:
+        folded = fold_char(chr(code))
+        if code < 0x3000:  # Latin, Vietnamese, punctuation: worth keeping; rarer scripts are not, to bound memory
+            self[code] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII-ish key of a text, position for position with its NFC form (so spans map back)."""
-    return "".join(fold_char(c) for c in unicodedata.normalize("NFC", text))
+    return unicodedata.normalize("NFC", text).translate(_FOLD_TABLE)
 
 
 def words(text: str) -> list[str]:
@@ -68,7 +83,9 @@ def words(text: str) -> list[str]:
 def join_compounds(tokens: list[str]) -> list[str]:
     """Join folded words that only mean something together ("huu", "co" -> "huuco")."""
     joined: list[str] = []
-    for word in tokens:
+    for typed in tokens:
+        # A doubled last letter ("huu coo") would otherwise keep the pair apart.
+        word = typed[:-1] if typed[-1:] == typed[-2:-1] and typed[:-1] in _COMPOUND_PARTS else typed
         if joined and (joined[-1], word) in _COMPOUNDS:
             joined[-1] = _COMPOUNDS[(joined[-1], word)]
         else:
@@ -121,7 +138,7 @@ class ProductIndex:
     def upsert(self, entry: SearchEntry) -> None:
         """Add a product or replace what the index knows of it."""
         self.remove(entry.sku)
-        own = frozenset(w for w in words(entry.name) if not w.isdigit() and w not in _GENERIC)
+        own = frozenset(w for w in words(entry.name) if not w.isdigit() and w != "kg")
         extra = words(" ".join((entry.cooperative_name, entry.category, *entry.aliases)))
         every = own | {w for w in extra if w not in _GENERIC and not w.isdigit()}
         self.entries[entry.sku] = entry
@@ -190,20 +207,33 @@ class ProductIndex:
             return None
         scores: Counter[str] = Counter()
         for found in looked_up:
+            if len(found) == 1 and found[0][1] == 1.0:
+                scores.update(self._postings[found[0][0]])  # the usual case, counted in C
+                continue
             best: dict[str, float] = {}
             for known, similarity in found:
                 for sku in self._postings[known]:
                     if best.get(sku, 0.0) < similarity:
                         best[sku] = similarity
             scores.update(best)
-        top = max(scores.values()) / len(looked_up)
-        if top < MIN_SCORE:
+        top = max(scores.values())
+        if top < MIN_SCORE * len(looked_up):
             return None
-        tied = [sku for sku, score in scores.items() if top - score / len(looked_up) < 0.01]
+        tied = [sku for sku, score in scores.items() if score > top - 0.01 * len(looked_up)]
         query_words = {known for found in looked_up for known, _ in found}
-        tied.sort(key=lambda sku: (-self._coverage(sku, query_words), self.entries[sku].sold_out, sku))
-        candidates = tuple(tied[:MAX_CANDIDATES])
-        return Match(sku=candidates[0] if len(tied) == 1 else None, candidates=candidates, score=top)
+        best_first = heapq.nsmallest(
+            MAX_CANDIDATES, tied, key=lambda sku: (-self._coverage(sku, query_words), self.entries[sku].sold_out, sku)
+        )
+        candidates = tuple(best_first)
+        return Match(sku=candidates[0] if len(tied) == 1 else None, candidates=candidates, score=top / len(looked_up))
+
+    def best_of(self, skus: list[str], phrase_words: list[str]) -> str | None:
+        """Of a few products already on the table, the one these words fit best, or None if none or a tie."""
+        query = {known for word in phrase_words for known, _ in self.lookup(word)}
+        fits = sorted(((len(self._words[sku] & query), sku) for sku in skus if sku in self._words), reverse=True)
+        if not fits or fits[0][0] == 0 or (len(fits) > 1 and fits[1][0] == fits[0][0]):
+            return None
+        return fits[0][1]
 
     def _coverage(self, sku: str, query_words: set[str]) -> float:
         """How much of the product's own name the query says: "thanh long ruột đỏ" fits a short name best."""
@@ -219,7 +249,7 @@ class ProductIndex:
 def _is_typo(typed: str, known: str) -> bool:
     """One keystroke away: a neighbouring key hit, two letters swapped, or a letter doubled ("chuaa").
 
-    Dropped or added letters other than doubles are not forgiven: "pham" is not "ham", "muon" is not "muong".
+    A first letter dropped or added is not forgiven ("pham" is not "ham"), nor a letter dropped from a short word.
     """
     if len(typed) == len(known):
         diffs = [i for i, (a, b) in enumerate(zip(typed, known, strict=True)) if a != b]
@@ -233,4 +263,9 @@ def _is_typo(typed: str, known: str) -> bool:
     if len(longer) != len(shorter) + 1:
         return False
     extra = next((i for i, (a, b) in enumerate(zip(longer, shorter, strict=False)) if a != b), len(shorter))
-    return extra > 0 and longer[extra] == longer[extra - 1] and longer[:extra] + longer[extra + 1 :] == shorter
+    if extra == 0 or longer[:extra] + longer[extra + 1 :] != shorter:
+        return False
+    # A doubled letter, or a letter dropped inside (not at the end of) a word of five or more ("muog", "mung" for
+    # "muong"; but "tran" is a name, not "trang").
+    inside = extra < len(longer) - 1
+    return longer[extra] == longer[extra - 1] or (longer is known and len(known) >= 5 and inside)

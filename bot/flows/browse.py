@@ -71,7 +71,8 @@ async def search(ctx: Context) -> str | None:
     assert ctx.parsed is not None
     skus = [sku for item in ctx.parsed.items for sku in item.candidates]
     if not skus:
-        return await not_found(ctx, ctx.parsed.text)
+        missing = ctx.parsed.items[0] if ctx.parsed.items else None
+        return await not_found(ctx, missing.said if missing else ctx.parsed.text, missing.unknown if missing else "")
     products = [p for p in [await get_product(ctx.session, s) for s in dict.fromkeys(skus)] if p]
     show_products(ctx, products)
     return None
@@ -103,9 +104,9 @@ async def price(ctx: Context) -> str | None:
     return None
 
 
-async def not_found(ctx: Context, said: str, suggestions: Sequence[str] = ()) -> str | None:
-    """Say nothing matched, offering the nearest products and the catalogue."""
-    suggested = [p for p in [await get_product(ctx.session, s) for s in suggestions] if p]
+async def not_found(ctx: Context, said: str, words: str = "") -> str | None:
+    """Say nothing matched, offering the products whose names read closest, and the catalogue."""
+    suggested = [p for p in [await get_product(ctx.session, s) for s in ctx.index.suggest(words or said)] if p]
     if suggested:
         ctx.say(
             ctx._('I could not find "{said}". Did you mean:').format(said=said[:60]),

@@ -25,6 +25,7 @@ from orders.cart import (
 )
 
 ASKING_QUANTITY = "cart.quantity"
+CHOOSING = "cart.choose"
 # Products taken from one message; more is noise or a wholesale order for a person to handle.
 MAX_ITEMS_PER_MESSAGE = 10
 
@@ -92,21 +93,13 @@ async def ask_quantity(ctx: Context, product: Product) -> str:
 async def take_item(ctx: Context, item: Item, replace: bool = False) -> str | None:
     """Act on one product the buyer named: add it, ask how much, or ask which one."""
     if item.sku is None:
-        products = [p for p in [await get_product(ctx.session, s) for s in item.candidates] if p]
-        ctx.say(
-            ctx._("Which one do you mean?"),
-            [
-                Button(
-                    f"{p.name} – {ctx.money(p.price)}/{p.unit}",
-                    f"add:{p.sku}:{item.quantity}" if item.quantity is not None else f"pick:{p.sku}",
-                )
-                for p in products
-            ],
-        )
-        return None
+        return await ask_which(ctx, item)
     product = await get_product(ctx.session, item.sku)
     if product is None:
         return None
+    if item.negative:
+        ctx.say(ctx._("The quantity must be more than 0 and at most 5000."))
+        return await ask_quantity(ctx, product)
     if item.quantity is None:
         if item.said_quantity is not None:
             ctx.say(
@@ -120,13 +113,57 @@ async def take_item(ctx: Context, item: Item, replace: bool = False) -> str | No
     return None
 
 
+async def ask_which(ctx: Context, item: Item) -> str:
+    """Several products fit equally: list them numbered (for channels without buttons) and as buttons."""
+    products = [p for p in [await get_product(ctx.session, s) for s in item.candidates] if p]
+    quantity = str(item.quantity) if item.quantity is not None else None
+    ctx.data["choosing"] = {"skus": [p.sku for p in products], "quantity": quantity}
+    listed = "\n".join(f"{n}. {p.name} – {ctx.money(p.price)}/{p.unit}" for n, p in enumerate(products, 1))
+    ctx.say(
+        ctx._("Which one do you mean? Tap it or type its number:") + "\n" + listed,
+        [
+            Button(f"{n}. {p.name}", f"add:{p.sku}:{quantity}" if quantity is not None else f"pick:{p.sku}")
+            for n, p in enumerate(products, 1)
+        ],
+    )
+    return CHOOSING
+
+
+async def which_answer(ctx: Context) -> str | None:
+    """The answer to "which one?": its number, or words that fit one of the choices better than the others."""
+    choosing = ctx.data.get("choosing") or {}
+    choices: list[str] = choosing.get("skus", [])
+    parsed = ctx.parsed
+    chosen = None
+    if parsed is not None and parsed.number is not None and parsed.number_unit is None:
+        position = int(parsed.number) if parsed.number == parsed.number.to_integral_value() else 0
+        chosen = choices[position - 1] if 1 <= position <= len(choices) else None
+    elif parsed is not None:
+        chosen = ctx.index.best_of(choices, parsed.words)
+    if chosen is None:
+        if parsed is not None and (parsed.intent not in {"unknown", "search"} or parsed.number is not None):
+            return NOT_MINE
+        ctx.say(ctx._("Please type the number of the product you want, for example 1."))
+        return CHOOSING
+    ctx.data.pop("choosing", None)
+    product = await get_product(ctx.session, chosen)
+    if product is None:
+        return no_longer_listed(ctx)
+    if choosing.get("quantity") is None:
+        return await ask_quantity(ctx, product)
+    if not await add(ctx, product, Decimal(choosing["quantity"])):
+        return await ask_quantity(ctx, product)
+    ctx.say(ctx._("Anything else?"), after_add_buttons(ctx))
+    return None
+
+
 async def order(ctx: Context) -> str | None:
     """Free-text order: every product named, each with its quantity; what matched nothing is said once."""
     assert ctx.parsed is not None
     named = [item for item in ctx.parsed.items if item.candidates]
     missing = [item for item in ctx.parsed.items if not item.candidates]
     if missing:
-        await not_found(ctx, missing[0].said, missing[0].suggestions)
+        await not_found(ctx, missing[0].said, missing[0].unknown)
     if len(named) > MAX_ITEMS_PER_MESSAGE:
         ctx.say(ctx._("I can take up to 10 products per message; please send the rest in another message."))
     next_state = None
@@ -267,7 +304,7 @@ async def empty(ctx: Context) -> str | None:
 FLOW = Flow(
     name="cart",
     entry={"order": order, "cart": edit},
-    states={ASKING_QUANTITY: quantity_answer},
+    states={ASKING_QUANTITY: quantity_answer, CHOOSING: which_answer},
     payloads={
         "cart": show,
         "pick": pick,

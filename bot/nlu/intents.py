@@ -27,19 +27,23 @@ _RULES: dict[str, re.Pattern[str]] = {
     for name, pattern in {
         "cancel": r"^ (?:huy|thoi|cancel|bo qua|khong mua nua|khong dat nua)\b| huy don ",
         "order_status": r" (?:don (?:hang )?cua (?:toi|minh|em|anh|chi)|kiem tra don|tinh trang don|theo doi don"
-        r"|xem don|don toi|don hang toi|don (?:hang )?den dau|orders?) ",
+        r"|xem don|don toi|don hang toi|don (?:hang )?den dau) "
+        r"| (?:hang|don)\b.* (?:dau roi|toi dau|den dau|giao chua|sao chua|chua giao|chua toi|chua den|chua nhan) ",
         "handoff": r" (?:gap|noi chuyen voi|goi|can) (?:nhan vien|nguoi that|tu van vien|admin|chu shop)"
         r"| nhan vien | tu van vien | nguoi that ",
         "checkout": r" (?:thanh toan|dat hang|chot don|chot|checkout|dat luon|len don|xac nhan) ",
         "cart": r" (?:gio hang|xem gio|gio cua|gio do|cart|bo khoi gio|xoa khoi gio) ",
-        "help": r"^ (?:help|huong dan|giup (?:em|toi|minh)?|tro giup|lam sao|cach dat)\b",
-        "thanks": r" (?:cam on|thanks?|thank you|tks) ",
+        "help": r"^ (?:help|huong dan|tro giup|giup (?:em|toi|minh))\b| (?:cach|lam sao|lam the nao|khong biet|xai sao"
+        r"|dung sao) | (?:dat|mua) (?:hang )?(?:sao|nhu nao|the nao) ",
+        "thanks": r" (?:cam on|camon|cmon|thanks?|thank you|tks) ",
         "greet": r"^ (?:xin chao|chao|hello|hi|alo|menu|start|bat dau|shop oi|ad oi)\b",
-        "browse": r" (?:san pham|danh sach|xem hang|cua hang|hop tac xa|htx|catalog|co gi|ban gi|mat hang) ",
+        "browse": r" (?:san pham|danh sach|xem hang|cua hang|hop tac xa|htx|catalog|mat hang"
+        r"|(?:co|ban) (?:nhung )?gi) ",
     }.items()
 }
-_PRICE = re.compile(r" (?:gia|bao nhieu tien|bao nhieu|nhieu tien|bang gia) ")
-_ORDER_VERB = re.compile(r"^ (?:mua|lay|cho|dat|them|order|ship)\b| (?:mua|lay|dat|them) ")
+_PRICE = re.compile(r" (?:gia|bao nhieu tien|bao nhieu|nhieu tien|bang gia) | nhieu (?:\d|mot )")
+_PRICE_LIST = re.compile(r" (?:bang gia|gia ca|gia cac) ")
+_ORDER_VERB = re.compile(r"^ (?:mua|lay|cho(?! hoi)|dat|them|order|ship)\b| (?:mua|lay|dat|them|order) ")
 _REMOVE = re.compile(r"^ (?:bo|xoa|bot|khong lay) ")
 _SET = re.compile(r"^ (?:sua|doi) ")
 
@@ -48,20 +52,22 @@ def classify(words: list[str], has_items: bool, mentions_money: bool, has_quanti
     """One intent of `INTENTS` for a message."""
     text = f" {' '.join(words)} "
     if not words:
-        return "unknown"
+        return "order_status" if has_order_code else "unknown"
     if _RULES["cancel"].search(text):
         return "cancel"
     if _RULES["order_status"].search(text) or (has_order_code and not has_items):
         return "order_status"
     if has_items:
-        if _PRICE.search(text) or mentions_money:
+        if _PRICE.search(text) or (mentions_money and not _ORDER_VERB.search(text)):
             return "price"
         if _REMOVE.search(text) or _SET.search(text):
             return "cart"
         if has_quantity or _ORDER_VERB.search(text):
             return "order"
         return "search"
-    for name in ("handoff", "checkout", "cart", "help", "thanks", "greet", "browse"):
+    if _PRICE_LIST.search(text):
+        return "price"
+    for name in ("handoff", "help", "checkout", "cart", "thanks", "greet", "browse"):
         if _RULES[name].search(text):
             return name
     return "unknown"

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
-
-from bot.nlu.units import UNIT_WORDS
 
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")  # "nhaaa" -> "nha"
 _WORDS = re.compile(r"\w+")
@@ -64,7 +61,7 @@ def _squeeze(word: re.Match[str]) -> str:
     return text if _ORDER_CODE.fullmatch(text) else _REPEATS.sub(r"\1", text)
 
 
-def expand(tokens: list[str], is_product_word: Callable[[str], bool]) -> list[str]:
+def expand(tokens: list[str]) -> list[str]:
     """Expand abbreviations; `k`, `bn`, `dc` and `tl` are read from the words around them."""
     expanded: list[str] = []
     for i, token in enumerate(tokens):
@@ -73,12 +70,14 @@ def expand(tokens: list[str], is_product_word: Callable[[str], bool]) -> list[st
         if token == "k":
             expanded.extend(["nghin"] if before.isdigit() else ["khong"])
         elif token == "bn":
-            expanded.extend(["ban"] if before in {"cam", "on", "chao"} else ["bao", "nhieu"])
+            you = before in {"cam", "on", "chao", "camon"} or after == "oi"
+            expanded.extend(["ban"] if you else ["bao", "nhieu"])
         elif token == "dc":
             expanded.extend(["dia", "chi"] if after[:1].isdigit() else ["duoc"])
         elif token == "tl":
-            product_context = (after and is_product_word(after)) or before.isdigit() or before in UNIT_WORDS
-            expanded.extend(["thanh", "long"] if product_context else ["tra", "loi"])
+            # "tl" is thanh long in a shop, unless it asks for a reply ("tl giúp em", "tl tin nhắn").
+            reply = after in {"giup", "gium", "dum", "em", "e", "minh", "mik", "nhanh", "lai", "tin", "voi", "di"}
+            expanded.extend(["tra", "loi"] if reply else ["thanh", "long"])
         elif token in ABBREVIATIONS:
             expanded.extend(ABBREVIATIONS[token].split())
         else:

@@ -2,32 +2,48 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
+from bot.nlu.address import locate
 from bot.nlu.intents import cart_action, classify
 from bot.nlu.normalize import clean, expand
 from bot.nlu.numbers import HALF_WORDS, parse_digits, parse_words
 from bot.nlu.slots import Slot, find_address, find_name, find_order_code, find_phone
-from bot.nlu.units import UNIT_WORDS, display_unit, to_sale_unit
+from bot.nlu.units import MASS_KG, UNIT_WORDS, display_unit, to_sale_unit
 from catalog.search import ProductIndex, fold, join_compounds, words
 
+# A message is read up to this many segments; beyond is noise (the cart takes ten products a message anyway).
+MAX_SEGMENTS = 30
 # A comma between digits is a decimal comma ("1,5 ký"), not a separator.
 _SEPARATORS = re.compile(r"[;\n+&]|,(?!\d)|(?<!\d),|\b(?:va|voi|vs|kem)\b")
 # Amounts of money, which are never quantities: "25k", "25 nghìn", "30.000đ", "1tr5", "25.000".
 _MONEY = re.compile(
-    r"(?<![\w.,])\d+(?:[.,]\d+)?\s*(?:k|nghin|ngan|trieu|tr|cu|d|dong|vnd)(?:\d+)?\b|(?<![\w.,])\d{1,3}(?:\.\d{3})+\b"
+    r"(?<![\w.,])\d+(?:[.,]\d+)?\s*(?:k|nghin|ngan|trieu|tr|cu|d|dong|vnd)(?:\d+)?\b|(?<![\w.,])\d{1,3}(?:\.\d{3})+\b(?!\s*(?:kg|ky|ki|kilo|g|gr|gam|gram|yen|ta|tan|lang|bo|hop|thung|trai|qua)\b)"
 )
 _TOKEN = re.compile(r"(?<![\w.,])-?\d+(?:[.,]\d+)?|[a-z]+")
+# Folded product words that are also everyday words ("chưa" → "chua" as in cà chua, "tiền" → "tien" as in Thuận
+# Tiến, "đó" → "do" as in ruột đỏ, "hôm qua" → "qua" as in hộp quà): they name a product only beside another
+# product word.
+_COMMON = frozenset({"chua", "tien", "do", "qua"})
+# Phrases whose words also name products: "thanh toán" is paying, not thanh long.
+_NOT_PRODUCTS = re.compile(r"\b(?:thanh toan|hop tac xa)\b")
+# A message that asks for products, so unknown words in it are a product we do not sell ("có xoài không").
+_ASKS_FOR_PRODUCTS = re.compile(
+    r"^ (?:(?:em|anh|chi|minh|toi|cho (?:em|anh|chi|minh|toi)) )?(?:mua|lay|dat|order|them)\b"
+    r"| (?:co|con|ban) .*\b(?:khong|hong|hok|chua|nua)\b| gia .* bao nhieu | (?:mua|lay) "
+)
 # Words that carry no product meaning, so a message made only of them names no product.
 _FILLER = frozenset(
     (
         "mua lay cho dat them em e anh a chi c minh toi shop oi nha nhe voi giup gium can muon co khong ko gia bao "
-        "nhieu ban con hang nua the thi la cua nao di luon kg ky ki hop bo gi vay oder order ship tien moi xem hoi "
-        "duoc dc hom nay ngay bay gio ruoi ha hen ne ak ah sao nhi ho giup voi"
+        "thoi hoi ai lam de nhu nao huong dan cach alo hi hello chao xin "
+        "nhieu ban con hang nua the thi la cua di luon kg ky ki gi vay oder order ship moi xem "
+        "duoc dc hom nay ngay bay gio ruoi ha hen ne ak ah sao nhi ho giup voi nhung cac loai mon"
     ).split()
 )
 
@@ -43,7 +59,10 @@ class Item:
     unit: str | None = None
     said_quantity: Decimal | None = None
     said_unit: str | None = None
-    suggestions: tuple[str, ...] = ()
+    # For something we do not sell, the words that named it, to look up the nearest products when needed.
+    unknown: str = ""
+    # A negative amount was written ("-2 kg"): no quantity is taken, and the flow asks for a real one.
+    negative: bool = False
 
 
 @dataclass
@@ -58,6 +77,9 @@ class Parsed:
     invalid_phone: str | None = None
     name: str | None = None
     address: str | None = None
+    # Where the address lies after the 2025 reform, for routing: official province name and its code.
+    province: str | None = None
+    province_code: str | None = None
     order_code: str | None = None
     cart_action: str | None = None
     # A message that is just a number ("5", "2 ký"): the answer to "how many?" or a menu choice.
@@ -95,27 +117,34 @@ def parse(message: str, index: ProductIndex) -> Parsed:
     text = clean(message)
     phone, invalid_phone = find_phone(text)
     name, address, code = find_name(text), find_address(text), find_order_code(text)
-    rest = _blank(text, [s for s in (phone, name, address, code) if s])
-    all_words = expand(words(text), index.known)
-    items = _items(rest, index)
+    rest = _blank(text, [s for s in (phone, invalid_phone, name, address, code) if s])
+    rest_folded = _NOT_PRODUCTS.sub(" ", fold(rest))
+    rest_words = expand(words(rest))
+    items = _items(
+        rest, rest_folded, index, asks_for_products=bool(_ASKS_FOR_PRODUCTS.search(f" {' '.join(rest_words)} "))
+    )
+    all_words = expand(words(text))
     number, number_unit = _lone_number(all_words)
     parsed = Parsed(
         text=text,
         words=all_words,
         items=items,
         phone=phone.value if phone else None,
-        invalid_phone=invalid_phone,
+        invalid_phone=invalid_phone.value if invalid_phone else None,
         name=name.value if name else None,
         address=address.value if address else None,
         order_code=code.value if code else None,
-        cart_action=cart_action(all_words),
+        cart_action=cart_action(rest_words),
         number=number,
         number_unit=number_unit,
     )
+    place = locate(address.value) if address else None
+    if place is not None:
+        parsed.province, parsed.province_code = place.province, place.province_code
     parsed.intent = classify(
-        all_words,
+        rest_words,
         has_items=bool(items),
-        mentions_money=bool(_MONEY.search(fold(text))),
+        mentions_money=bool(_MONEY.search(rest_folded)),
         has_quantity=any(i.said_quantity is not None for i in items),
         has_order_code=code is not None,
     )
@@ -130,25 +159,26 @@ def _blank(text: str, slots: list[Slot]) -> str:
     return "".join(chars)
 
 
-def _items(text: str, index: ProductIndex) -> list[Item]:
-    folded = fold(text)
+def _items(text: str, folded: str, index: ProductIndex, asks_for_products: bool) -> list[Item]:
     items: list[Item] = []
     start = 0
-    for match in [*_SEPARATORS.finditer(folded), None]:
+    for match in [*itertools.islice(_SEPARATORS.finditer(folded), MAX_SEGMENTS), None]:
         end = match.start() if match else len(folded)
-        items.extend(_segment_items(text, folded, start, end, index))
+        items.extend(_segment_items(text, folded, start, end, index, asks_for_products))
         start = match.end() if match else end
     return items
 
 
-def _segment_items(text: str, folded: str, start: int, end: int, index: ProductIndex) -> list[Item]:
+def _segment_items(
+    text: str, folded: str, start: int, end: int, index: ProductIndex, asks_for_products: bool
+) -> list[Item]:
     """The items of one segment; a piece naming no product belongs to the piece before it ("25k 1 ký hả")."""
     pieces: list[tuple[int, Item | None]] = []
     for piece_start, piece_end in _pieces(folded, start, end):
-        item = _item(text[piece_start:piece_end], folded[piece_start:piece_end], index)
+        item = _item(text[piece_start:piece_end], folded[piece_start:piece_end], index, asks_for_products)
         if pieces and (item is None or not item.candidates):
             first = pieces[-1][0]
-            pieces[-1] = (first, _item(text[first:piece_end], folded[first:piece_end], index))
+            pieces[-1] = (first, _item(text[first:piece_end], folded[first:piece_end], index, asks_for_products))
         else:
             pieces.append((piece_start, item))
     return [item for _, item in pieces if item]
@@ -161,21 +191,30 @@ def _pieces(folded: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in pairwise(bounds) if folded[a:b].strip()]
 
 
-def _item(original: str, folded: str, index: ProductIndex) -> Item | None:
+def _item(original: str, folded: str, index: ProductIndex, asks_for_products: bool) -> Item | None:
     tokens = join_compounds(_TOKEN.findall(_MONEY.sub(" ", folded)))
+    tokens = [w for i, w in enumerate(tokens) if _stands_alone(tokens, i, index)]
     quantity, unit, rest = _quantity(tokens)
-    rest = expand(rest, index.known)
+    negative = quantity is not None and quantity < 0
+    if negative:
+        quantity = None
+    rest = expand(rest)
     meaningful = [w for w in rest if w not in _FILLER and not _is_number(w)]
-    product_words = [w for w in meaningful if index.known(w)]
-    # "12 Nguyễn Tất Thành" shares one word with "thanh long": a product needs most of the words.
-    match = index.match(product_words) if len(product_words) * 2 >= len(meaningful) else None
+    known = [index.known(w) for w in meaningful]
+    # "12 Nguyễn Tất Thành" shares one word with "thanh long": a product needs half the words, or two in a row
+    # ("20 bó rau muống để bán quán cơm").
+    enough = sum(known) * 2 >= len(meaningful) or any(a and b for a, b in pairwise(known))
+    match = index.match([w for w, k in zip(meaningful, known, strict=True) if k]) if enough else None
     said = " ".join(original.split()).strip(" ,.;")
     if match is None:
-        if quantity is None or not meaningful:
+        # Something we do not sell: said with a quantity ("3 kg sầu riêng") or asked for ("có xoài không").
+        if not meaningful or len(meaningful) > 4 or (quantity is None and not negative and not asks_for_products):
             return None
-        phrase = " ".join(meaningful)
-        return Item(said=said, said_quantity=quantity, said_unit=unit, suggestions=tuple(index.suggest(phrase)))
-    item = Item(said=said, sku=match.sku, candidates=match.candidates, said_quantity=quantity, said_unit=unit)
+        unknown = " ".join(meaningful)
+        return Item(said=said, said_quantity=quantity, said_unit=unit, unknown=unknown, negative=negative)
+    item = Item(
+        said=said, sku=match.sku, candidates=match.candidates, said_quantity=quantity, said_unit=unit, negative=negative
+    )
     units = {(index.entries[s].unit, index.entries[s].unit_weight_kg) for s in match.candidates}
     if quantity is not None and len(units) == 1:
         sale_unit, weight = units.pop()
@@ -198,6 +237,8 @@ def _quantity(tokens: list[str]) -> tuple[Decimal | None, str | None, list[str]]
                 continue
         unit = None
         end = i + used
+        if tokens[end : end + 1] == ["chuc"] and end + 1 < len(tokens) and tokens[end + 1] in MASS_KG:
+            value, end = value * 10, end + 1  # "hai chục ký" is 20 kg; "2 chục" alone is a count the flow asks about
         if end < len(tokens) and tokens[end] in UNIT_WORDS:
             unit, end = tokens[end], end + 1
         if end < len(tokens) and tokens[end] in HALF_WORDS:
@@ -209,6 +250,14 @@ def _quantity(tokens: list[str]) -> tuple[Decimal | None, str | None, list[str]]
 def _lone_number(tokens: list[str]) -> tuple[Decimal | None, str | None]:
     quantity, unit, rest = _quantity(tokens)
     return (quantity, unit) if quantity is not None and not rest else (None, None)
+
+
+def _stands_alone(tokens: list[str], i: int, index: ProductIndex) -> bool:
+    """False for an everyday word that only looks like a product word here ("giao chưa", "bao nhiêu tiền")."""
+    if tokens[i] not in _COMMON:
+        return True
+    beside = [tokens[j] for j in (i - 1, i + 1) if 0 <= j < len(tokens)]
+    return any(word not in _COMMON and index.known(word) for word in beside)
 
 
 def _is_number(token: str) -> bool:

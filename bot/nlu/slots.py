@@ -14,17 +14,27 @@ from catalog.search import fold
 # Vietnamese mobile numbers: 0 or +84, a prefix in use, seven digits (reference/vietnam.md §3).
 VN_MOBILE = re.compile(r"^(?:\+?84|0)(3[2-9]|5[25689]|7[06-9]|8[1-9]|9[0-46-9])\d{7}$")
 _PHONE_LIKE = re.compile(r"(?<![\w+])\+?\d[\d .\-()]{6,16}\d(?!\w)")
+# The words that announce a phone number, taken out with it so they are not read as a product.
+_PHONE_WORDS = re.compile(r"(?:\b(?:sdt|so dien thoai|dien thoai|so dt|dt|so|phone|lien he|lh)\s*[:\-]?\s*)$")
 _ORDER_CODE = re.compile(r"\bdh[0-9a-z]{6}\b")
 _STOP = r"(?=\s*(?:[,;\n]|$|\b(?:sdt|so dien thoai|dien thoai|dt|giao|dia chi|dc|d/c)\b))"
 _NAME = re.compile(
-    r"\b(?:ten(?: (?:toi|minh|em|nguoi nhan))?(?: la)?|nguoi nhan(?: la)?)\s*[:\-]?\s+(?P<v>[^\d,;\n]{1,60}?)" + _STOP
+    r"\b(?:ten(?: (?:toi|minh|mik|em|e|anh|chi|nguoi nhan))?(?: la)?|nguoi nhan(?: la)?)\s*[:\-]?\s+"
+    r"(?P<v>[^\d,;\n]{1,60}?)" + _STOP
 )
+# "mình là Nguyễn Văn An": only a name when it is written with capitals, unlike "mình là khách quen".
+_SELF_NAME = re.compile(r"\b(?:minh|mik|toi|em|e|anh|chi) la\s+(?P<v>[^\d,;\n]{1,60}?)" + _STOP)
 _ADDRESS = re.compile(
     r"(?:\bdia chi(?: giao(?: hang)?)?\s*[:\-]?|\bd/c\s*:?|\bdc\s*:|\bdc(?=\s+\d)"
     r"|\b(?:giao|ship|gui)(?: hang)?(?: (?:den|toi|ve|tai|o|qua))?\s*[:\-]?)"
     r"\s+(?P<v>.+?)(?=\s*(?:[;\n]|[,.]\s*(?:ten|sdt|so dien thoai|dt)\b|$))"
 )
-_NOT_ADDRESS = re.compile(r"\b(?:khong|ko|k|chua|bao lau|bao gio|may ngay|duoc|dc|nhe|nha|nhanh)\s*\??$|\?$")
+_NOT_ADDRESS = re.compile(
+    r"\b(?:khong|ko|k|hong|hok|chua|bao lau|bao gio|may ngay|duoc|dc|nhanh|khi nao|luc nao)\s*\??$|\?$"
+    r"|^(?:duoc|dc|khong|ko|hong|nhanh|gap|som|tet|mai|hom nay|chua)\b"
+)
+# Polite words a buyer ends a sentence with, not part of the address: "..., Phan Thiết nha", "... ạ".
+_TRAILING_POLITE = re.compile(r"(?:\s+(?:nha|nhe|a|e|shop|nhen|hen|ne|voi|giup|gium|em|chi|anh|nhaa))+\s*[.!]*$")
 
 
 @dataclass(frozen=True)
@@ -43,17 +53,23 @@ def normalize_phone(raw: str) -> str | None:
     return "0" + match.group(1) + digits[-7:] if match else None
 
 
-def find_phone(text: str) -> tuple[Slot | None, str | None]:
-    """The first valid mobile number, or (None, what looked like a phone number but is not valid)."""
-    invalid = None
+def find_phone(text: str) -> tuple[Slot | None, Slot | None]:
+    """The first valid mobile number, and what looked like a phone number but is not valid (either or both None).
+
+    Spans include the word that announced the number ("sđt 0912...") so the rest of the message reads clean.
+    """
+    valid = invalid = None
+    folded = fold(text)
     for match in _PHONE_LIKE.finditer(text):
         raw = match.group(0)
+        keyword = _PHONE_WORDS.search(folded, 0, match.start())
+        start = keyword.start() if keyword else match.start()
         phone = normalize_phone(raw)
-        if phone:
-            return Slot(phone, match.start(), match.end()), None
-        if len(re.sub(r"\D", "", raw)) >= 9:
-            invalid = raw.strip()
-    return None, invalid
+        if phone and valid is None:
+            valid = Slot(phone, start, match.end())
+        elif not phone and invalid is None and len(re.sub(r"\D", "", raw)) >= 9:
+            invalid = Slot(raw.strip(), start, match.end())
+    return valid, invalid
 
 
 def find_order_code(text: str) -> Slot | None:
@@ -63,10 +79,13 @@ def find_order_code(text: str) -> Slot | None:
 
 
 def find_name(text: str) -> Slot | None:
-    """The name after "tên", "tên em là", "người nhận" ..."""
-    match = _NAME.search(fold(text))
-    if not match:
-        return None
+    """The name after "tên", "tên em là", "người nhận", or a capitalised name after "mình là"."""
+    folded = fold(text)
+    match = _NAME.search(folded)
+    if match is None:
+        match = _SELF_NAME.search(folded)
+        if match is None or not text[match.start("v")].isupper():
+            return None
     name = clean_name(text[match.start("v") : match.end("v")])
     return Slot(name, match.start(), match.end()) if name else None
 
@@ -76,9 +95,12 @@ def find_address(text: str) -> Slot | None:
     folded = fold(text)
     for match in _ADDRESS.finditer(folded):
         value = folded[match.start("v") : match.end("v")]
+        polite = _TRAILING_POLITE.search(value)
+        end = match.start("v") + (polite.start() if polite else len(value))
+        value = folded[match.start("v") : end]
         if _NOT_ADDRESS.search(value) or (len(value.split()) < 3 and not re.search(r"\d", value)):
             continue
-        return Slot(text[match.start("v") : match.end("v")].strip(" .,"), match.start(), match.end())
+        return Slot(text[match.start("v") : end].strip(" .,"), match.start(), match.end())
     return None
 
 

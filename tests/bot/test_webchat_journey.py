@@ -147,3 +147,18 @@ async def test_orders_count_only_confirmed_checkouts(chat, sessions):
     await chat("s1", payload="checkout")
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+async def test_which_one_is_answered_by_number_or_by_name(chat):
+    asked = await chat("s1", text="mua 2 kg thanh long ruột đỏ")
+    assert "1. Thanh long ruột đỏ Hàm Đức" in joined(asked) and "2. Thanh long ruột đỏ hữu cơ Phú Hội" in joined(asked)
+    assert "Thanh long ruột đỏ hữu cơ Phú Hội, 2 kg" in joined(await chat("s1", text="2"))
+    await chat("s1", text="mua 1 kg thanh long ruot trang")
+    assert "Thanh long ruột trắng Thuận Tiến, 1 kg" in joined(await chat("s1", text="cái thuận tiến"))
+
+
+async def test_which_one_without_a_quantity_then_asks_how_many(chat):
+    await chat("s1", text="có thanh long ruột trắng không")
+    await chat("s1", text="mua thanh long ruột trắng")
+    assert "bao nhiêu kg Thanh long ruột trắng Hàm Đức" in joined(await chat("s1", text="1"))
+    assert "Thanh long ruột trắng Hàm Đức, 3 kg" in joined(await chat("s1", text="3"))
