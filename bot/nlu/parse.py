@@ -164,9 +164,24 @@ def _items(text: str, folded: str, index: ProductIndex, asks_for_products: bool)
     start = 0
     for match in [*itertools.islice(_SEPARATORS.finditer(folded), MAX_SEGMENTS), None]:
         end = match.start() if match else len(folded)
-        items.extend(_segment_items(text, folded, start, end, index, asks_for_products))
+        for item in _segment_items(text, folded, start, end, index, asks_for_products):
+            if not (items and _narrows(items[-1], item)):
+                items.append(item)
         start = match.end() if match else end
     return items
+
+
+def _narrows(previous: Item, item: Item) -> bool:
+    """Fold "..., của Hàm Đức" into the tie before it: the cooperative said anywhere picks among the candidates."""
+    if previous.sku is not None or len(previous.candidates) < 2 or item.said_quantity is not None:
+        return False
+    narrowed = tuple(sku for sku in previous.candidates if sku in item.candidates)
+    if not narrowed:
+        return False
+    previous.candidates = narrowed
+    previous.sku = narrowed[0] if len(narrowed) == 1 else None
+    previous.said = f"{previous.said}, {item.said}"
+    return True
 
 
 def _segment_items(

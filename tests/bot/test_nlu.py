@@ -196,3 +196,16 @@ def test_an_unknown_product_is_reported_as_not_found():
     assert result["items"] == [
         {"sku": None, "candidates": [], "quantity": None, "unit": None, "said": "mua 3 kg sầu riêng"}
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mua 3kg thanh long ruột đỏ, của Hàm Đức", "lấy 3 ký thanh long ruột đỏ nha, loại của htx hàm đức"],
+)
+def test_a_cooperative_named_elsewhere_in_the_message_settles_a_tie(text):
+    assert [(i["sku"], i["quantity"]) for i in understood(text)["items"]] == [("TL-RD-HD", 3)]
+
+
+def test_an_address_is_placed_in_its_province_after_the_2025_reform():
+    parsed = parse("sdt 0912.345.678 giao p phan thiet", INDEX)
+    assert (parsed.phone, parsed.province, parsed.province_code) == ("0912345678", "Lâm Đồng", "68")
