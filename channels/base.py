@@ -1,0 +1,63 @@
+"""What every platform module offers the engine: a sender, webhook routes, and the errors a send can raise."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from aiohttp import web
+
+from channels.types import Incoming, Reply
+
+# Hands parsed incoming messages to the durable inbox; returns how many were new (not redeliveries).
+Store = Callable[[list[Incoming]], Awaitable[int]]
+
+# Largest webhook body any platform sends us; anything bigger is refused with 413 before reading it.
+MAX_BODY = 256 * 1024
+
+
+class SendError(Exception):
+    """A send that failed. `permanent` errors (user blocked, outside the window, bad token) are not retried;
+    others are retried with backoff, no sooner than `retry_after` seconds when the platform said so."""
+
+    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row as a platform module sees it: where, what, and whether it is a reply or a later update."""
+
+    chat_id: str
+    reply: Reply
+    # When the user last wrote to us: platforms only allow free replies within a window (Messenger 24 h).
+    last_user_message_at: datetime | None = None
+    # True for notifications sent later (order updates), which some platforms only allow with a tag/template.
+    proactive: bool = False
+
+
+class Channel(Protocol):
+    """A platform module's runtime side, built by `bot/app.py` from settings when its credentials are present."""
+
+    name: str
+
+    def routes(self, store: Store) -> list[web.RouteDef]:
+        """The webhook routes: verify the signature first, parse, `await store(...)`, answer 200 fast."""
+        ...
+
+    async def send(self, delivery: Delivery) -> None:
+        """Deliver one reply, or raise `SendError`."""
+        ...
+
+    def health(self) -> str:
+        """ "ok", or what is wrong in a few words (shown by `/healthz`, e.g. a failed Zalo token refresh)."""
+        ...
+
+    async def close(self) -> None:
+        """Release clients on shutdown."""
+        ...
