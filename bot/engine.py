@@ -7,7 +7,9 @@ then the current state's step; then the entry intents; then the free-text fallba
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
+import re
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,12 +19,19 @@ from bot.context import NOT_MINE, Context, Step
 from bot.flows import Flow, browse, cart, checkout, menu, orders
 from bot.models import Conversation
 from bot.nlu.parse import parse
+from catalog.models import utcnow
 from catalog.search import ProductIndex
-from channels.types import Incoming, Reply
+from channels.types import Buttons, Cards, Incoming, Reply
 from orders.customers import get_or_create_customer
 from orders.models import Customer
 
 log = logging.getLogger(__name__)
+
+# Channels that show buttons as a numbered text menu (channels/zalo.py); the numbers come back as text.
+NUMBERED_MENUS = frozenset({"zalo"})
+# States in which a bare number is an answer (a quantity), not a menu choice.
+NUMBER_STATES = frozenset({cart.ASKING_QUANTITY})
+_MENU_NUMBER = re.compile(r"^\s*\(?(\d{1,2})[.)]?\s*$")
 
 FLOWS: tuple[Flow, ...] = (menu.FLOW, browse.FLOW, cart.FLOW, checkout.FLOW, orders.FLOW)
 ENTRY: dict[str, Step] = {intent: step for flow in FLOWS for intent, step in flow.entry.items()}
@@ -36,7 +45,10 @@ async def run_turn(
     """Handle one message inside the caller's transaction and return the replies it produced."""
     customer = await get_or_create_customer(session, incoming.channel, incoming.user_id)
     conversation = await _conversation(session, incoming, customer, default_locale)
-    parsed = parse(incoming.text, index) if incoming.text is not None and not incoming.payload else None
+    conversation.last_inbound_at = utcnow()
+    incoming = _menu_choice(incoming, conversation)
+    # A photo, sticker, location or shared contact has no text: it reads as an empty message.
+    parsed = parse(incoming.text or "", index) if incoming.payload is None else None
     ctx = Context(
         incoming=incoming,
         session=session,
@@ -51,6 +63,8 @@ async def run_turn(
     next_state = await _dispatch(ctx)
     if next_state is None and _wants_checkout(ctx) and await cart.has_items(ctx):
         next_state = await checkout.start(ctx)
+    if incoming.channel in NUMBERED_MENUS:
+        ctx.data["menu"] = _last_menu(ctx.replies) or ctx.data.get("menu", [])
     conversation.state = next_state
     conversation.data = ctx.data
     log.info(
@@ -80,6 +94,30 @@ async def _dispatch(ctx: Context) -> str | None:
         if next_state != NOT_MINE:
             return next_state
     return await ENTRY.get(intent, menu.not_understood)(ctx)
+
+
+def _menu_choice(incoming: Incoming, conversation: Conversation) -> Incoming:
+    """On a channel without buttons, "2" means the second choice of the last numbered menu, unless the bot
+    has just asked for a number (how many?)."""
+    menu = conversation.data.get("menu") or []
+    match = _MENU_NUMBER.match(incoming.text or "")
+    if incoming.channel not in NUMBERED_MENUS or not match or conversation.state in NUMBER_STATES:
+        return incoming
+    position = int(match.group(1))
+    if not 1 <= position <= len(menu):
+        return incoming
+    return dataclasses.replace(incoming, text=None, payload=menu[position - 1])
+
+
+def _last_menu(replies: list[Reply]) -> list[str]:
+    """The payloads of the last reply that offered choices, in the order a numbered menu lists them."""
+    for reply in reversed(replies):
+        match reply:
+            case Buttons(buttons=buttons) if buttons:
+                return [b.payload for b in buttons]
+            case Cards(cards=cards) if any(card.buttons for card in cards):
+                return [b.payload for card in cards for b in card.buttons]
+    return []
 
 
 def _wants_checkout(ctx: Context) -> bool:

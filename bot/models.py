@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 import orders.models  # noqa: F401  (registers the orders tables on Base.metadata)
 from catalog.models import Base, utcnow
 
-__all__ = ["Base", "Conversation", "InboundEvent", "OutboundMessage"]
+__all__ = ["Base", "ChannelToken", "Conversation", "InboundEvent", "OutboundMessage"]
 
 
 class Conversation(Base):
@@ -27,6 +27,8 @@ class Conversation(Base):
     state: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     locale: Mapped[str] = mapped_column(String(8))
+    # When the user last wrote: platforms allow free replies only within a window (Messenger 24 h, Zalo 7 days).
+    last_inbound_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -47,6 +49,8 @@ class InboundEvent(Base):
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # A turn that failed is tried again after a backoff; until then the conversation's later messages wait.
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column()
 
@@ -64,5 +68,23 @@ class OutboundMessage(Base):
     body: Mapped[dict[str, Any]] = mapped_column()
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Notifications sent later (order updates) rather than replies; some platforms only allow them tagged.
+    proactive: Mapped[bool] = mapped_column(default=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A delivery worker holds the row until then while it sends; a crashed worker's lease simply runs out.
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class ChannelToken(Base):
+    """A platform's current access/refresh token pair (Zalo refresh tokens are single-use, so they live here)."""
+
+    __tablename__ = "channel_tokens"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

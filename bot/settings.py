@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Everything the service reads from its environment (`HTX_` + the field name), with laptop defaults."""
+    """Everything the service reads from its environment, with laptop defaults; a channel without its
+    credentials is simply off."""
 
-    model_config = SettingsConfigDict(env_prefix="HTX_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
 
-    database_url: str = "sqlite+aiosqlite:///./htx.db"
-    host: str = "127.0.0.1"
-    port: int = 8080
-    admin_token: str | None = None
-    default_locale: str = "vi"
-    log_level: str = "INFO"
-    load_demo: bool = True
+    database_url: str = Field("sqlite+aiosqlite:///./htx.db", alias="HTX_DATABASE_URL")
+    host: str = Field("127.0.0.1", alias="HTX_HOST")
+    port: int = Field(8080, alias="HTX_PORT")
+    public_url: str | None = Field(None, alias="HTX_PUBLIC_URL")
+    admin_token: str | None = Field(None, alias="HTX_ADMIN_TOKEN")
+    default_locale: str = Field("vi", alias="HTX_DEFAULT_LOCALE")
+    log_level: str = Field("INFO", alias="HTX_LOG_LEVEL")
+    load_demo: bool = Field(True, alias="HTX_LOAD_DEMO")
+    workers: int = Field(2, alias="HTX_WORKERS")
+
+    telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_api_base_url: str = Field("https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL")
+
+    messenger_app_secret: str | None = Field(None, alias="MESSENGER_APP_SECRET")
+    messenger_verify_token: str | None = Field(None, alias="MESSENGER_VERIFY_TOKEN")
+    messenger_page_token: str | None = Field(None, alias="MESSENGER_PAGE_TOKEN")
+    messenger_graph_url: str = Field("https://graph.facebook.com/v25.0", alias="MESSENGER_GRAPH_URL")
+
+    zalo_app_id: str | None = Field(None, alias="ZALO_APP_ID")
+    zalo_oa_secret_key: str | None = Field(None, alias="ZALO_OA_SECRET_KEY")
+    zalo_app_secret: str | None = Field(None, alias="ZALO_APP_SECRET")
+    zalo_access_token: str | None = Field(None, alias="ZALO_ACCESS_TOKEN")
+    zalo_refresh_token: str | None = Field(None, alias="ZALO_REFRESH_TOKEN")
+    zalo_api_base_url: str = Field("https://openapi.zalo.me", alias="ZALO_API_BASE_URL")
+    zalo_oauth_url: str = Field("https://oauth.zaloapp.com", alias="ZALO_OAUTH_URL")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
+from bot import metrics
 from bot.engine import run_turn
 from bot.models import InboundEvent, OutboundMessage
 from catalog.live_index import LiveIndex
@@ -18,7 +21,9 @@ from channels.types import Incoming, Location, Reply, reply_from_dict, reply_to_
 
 log = logging.getLogger(__name__)
 
-PENDING, DONE, SENT = "pending", "done", "sent"
+PENDING, DONE, SENT, FAILED = "pending", "done", "sent", "failed"
+# A turn that keeps failing is given up after this many tries, so the conversation is not stuck behind it.
+MAX_TURN_ATTEMPTS = 5
 
 
 def incoming_to_dict(incoming: Incoming) -> dict[str, Any]:
@@ -45,22 +50,61 @@ async def receive(sessions: async_sessionmaker[AsyncSession], incoming: Incoming
             session.add(event)
     except IntegrityError:
         log.info("duplicate event dropped", extra={"channel": incoming.channel, "event": incoming.event_id})
+        metrics.INBOUND.labels(incoming.channel, "duplicate").inc()
         return None
+    metrics.INBOUND.labels(incoming.channel, "new").inc()
     return event.id
 
 
 async def handle(
     sessions: async_sessionmaker[AsyncSession], event_id: int, live_index: LiveIndex, default_locale: str = "vi"
 ) -> bool:
-    """Run the turn of one stored event and write its replies to the outbox, all in one transaction.
+    """Run the turn of one stored event now (the web chat waits for its own). Returns success."""
+    return await _process(sessions, select(InboundEvent).where(InboundEvent.id == event_id), live_index, default_locale)
 
-    A crash or error leaves the event pending with its error noted, never half-done. Returns success.
+
+async def handle_next(sessions: async_sessionmaker[AsyncSession], live_index: LiveIndex, default_locale: str) -> bool:
+    """Run the turn of the oldest due event whose conversation has no earlier one pending; False if none.
+
+    Events of one conversation are taken strictly in order; `SKIP LOCKED` lets several workers and processes
+    share the inbox on PostgreSQL (SQLite serialises writers anyway).
     """
+    earlier = aliased(InboundEvent)
+    query = (
+        select(InboundEvent)
+        .where(
+            InboundEvent.status == PENDING,
+            InboundEvent.next_attempt_at <= utcnow(),
+            ~exists().where(
+                earlier.channel == InboundEvent.channel,
+                earlier.chat_id == InboundEvent.chat_id,
+                earlier.status == PENDING,
+                earlier.id < InboundEvent.id,
+            ),
+        )
+        .order_by(InboundEvent.id)
+        .limit(1)
+    )
+    return await _process(sessions, query, live_index, default_locale, skip_locked=True)
+
+
+async def _process(
+    sessions: async_sessionmaker[AsyncSession],
+    query: Select[InboundEvent],
+    live_index: LiveIndex,
+    default_locale: str,
+    skip_locked: bool = False,
+) -> bool:
+    """One turn in one transaction: replies go to the outbox with the event marked done, or nothing changes."""
+    event_id = None
     try:
         async with sessions.begin() as session:
-            event = await session.get(InboundEvent, event_id, with_for_update=True)
-            if event is None or event.status != PENDING:
-                return event is not None
+            event = await session.scalar(query.with_for_update(skip_locked=skip_locked))
+            if event is None:
+                return False
+            event_id = event.id
+            if event.status != PENDING:
+                return True
             incoming = incoming_from_dict(event.body)
             replies = await run_turn(session, incoming, await live_index.current(session), default_locale)
             session.add_all(
@@ -70,16 +114,28 @@ async def handle(
                 for reply in replies
             )
             event.status, event.processed_at = DONE, utcnow()
+        metrics.TURNS.labels(incoming.channel, "done").inc()
         return True
     except Exception as error:
         log.exception("turn failed", extra={"event": event_id})
-        async with sessions.begin() as session:
-            await session.execute(
-                update(InboundEvent)
-                .where(InboundEvent.id == event_id)
-                .values(attempts=InboundEvent.attempts + 1, error=repr(error)[:500])
-            )
+        if event_id is not None:
+            await _failed(sessions, event_id, error)
         return False
+
+
+async def _failed(sessions: async_sessionmaker[AsyncSession], event_id: int, error: Exception) -> None:
+    """Count the failure and try again later; after `MAX_TURN_ATTEMPTS` give up so the conversation moves on."""
+    async with sessions.begin() as session:
+        event = await session.get(InboundEvent, event_id)
+        if event is None:
+            return
+        event.attempts += 1
+        event.error = repr(error)[:500]
+        event.next_attempt_at = utcnow() + timedelta(seconds=min(2**event.attempts, 300))
+        if event.attempts >= MAX_TURN_ATTEMPTS:
+            event.status = FAILED
+            log.error("event given up", extra={"event": event_id, "channel": event.channel, "chat": event.chat_id})
+        metrics.TURNS.labels(event.channel, "failed").inc()
 
 
 async def take_replies(sessions: async_sessionmaker[AsyncSession], event_id: int) -> list[Reply]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Product
@@ -126,17 +126,26 @@ async def _unused_code(session: AsyncSession) -> str:
             return code
 
 
+def owned_by(customer: Customer) -> ColumnElement[bool]:
+    """Orders of this buyer on any channel: the same phone number, once they have ordered with it, is the same
+    person on Zalo, Messenger, Telegram and the web chat."""
+    if not customer.phone:
+        return Order.customer_id == customer.id
+    same_person = select(Customer.id).where(or_(Customer.id == customer.id, Customer.phone == customer.phone))
+    return Order.customer_id.in_(same_person)
+
+
 async def find_order(session: AsyncSession, code: str, customer: Customer | None = None) -> Order | None:
     """An order by code; with a customer, only if it is theirs."""
     query = select(Order).where(Order.code == code.upper())
     if customer is not None:
-        query = query.where(Order.customer_id == customer.id)
+        query = query.where(owned_by(customer))
     return await session.scalar(query)
 
 
 async def customer_orders(session: AsyncSession, customer: Customer, limit: int = 5) -> Sequence[Order]:
-    """A buyer's latest orders, newest first."""
-    query = select(Order).where(Order.customer_id == customer.id).order_by(Order.id.desc()).limit(limit)
+    """A buyer's latest orders on every channel, newest first."""
+    query = select(Order).where(owned_by(customer)).order_by(Order.id.desc()).limit(limit)
     return (await session.scalars(query)).all()
 
 
@@ -154,7 +163,7 @@ def can_cancel(order: Order) -> bool:
 async def cancel_order(session: AsyncSession, customer: Customer, code: str, by: str = "buyer") -> Order:
     """Cancel a buyer's own pending order and give its stock back; raises `OrderNotFound` or `CannotCancel`."""
     order = await session.scalar(
-        select(Order).where(Order.code == code.upper(), Order.customer_id == customer.id).with_for_update(of=Order)
+        select(Order).where(Order.code == code.upper(), owned_by(customer)).with_for_update(of=Order)
     )
     if order is None:
         raise OrderNotFound(code)

@@ -10,7 +10,7 @@ from bot.flows import Flow
 from bot.flows.cart import explain_shortage
 from bot.flows.cart import show as show_cart
 from bot.flows.menu import menu_buttons
-from bot.nlu.slots import clean_address, clean_name
+from bot.nlu.slots import clean_address, clean_name, normalize_phone
 from channels.types import Button
 from orders.cart import NotEnoughStock, cart_lines, line_amount
 from orders.placing import CASH_ON_DELIVERY, Buyer, EmptyCart, place_order
@@ -31,6 +31,9 @@ _YES_WORDS = {"xac nhan", "dong y", "ok", "oke", "co", "dat", "dat hang", "chot"
 
 def remember_slots(ctx: Context) -> None:
     """Keep every checkout detail the message carried, whatever step the buyer is at."""
+    contact = normalize_phone(ctx.incoming.contact_phone or "")
+    if contact:  # a phone number shared with the platform's own button (Telegram contact)
+        ctx.buyer["phone"] = contact
     if ctx.parsed is None:
         return
     for key in ("name", "phone", "address"):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from catalog.queries import get_product
 from orders.cart import InvalidQuantity, NotEnoughStock, add_to_cart, cart_lines, set_quantity
 from orders.customers import get_or_create_customer
-from orders.placing import Buyer, CannotCancel, EmptyCart, OrderNotFound, cancel_order, place_order
+from orders.placing import Buyer, CannotCancel, EmptyCart, OrderNotFound, cancel_order, customer_orders, place_order
 from orders.status import ACCEPTED, TransitionNotAllowed, change_status
 
 BUYER = Buyer("Nguyễn Thị Lan", "0912345678", "12 Nguyễn Tất Thành, Phan Thiết")
@@ -125,3 +125,16 @@ async def test_the_same_chat_account_is_one_customer(session):
     from orders.models import Customer
 
     assert len((await session.scalars(select(Customer))).all()) == 2
+
+
+async def test_the_same_phone_on_two_channels_sees_and_cancels_one_set_of_orders(session):
+    web = await get_or_create_customer(session, "web", "lan")
+    zalo = await get_or_create_customer(session, "zalo", "84912")
+    stranger = await get_or_create_customer(session, "telegram", "999")
+    await add_to_cart(session, web, await get_product(session, "RAU-CACHUA-TP"), Decimal(1))
+    order = await place_order(session, web, BUYER)
+    web.phone = zalo.phone = BUYER.phone
+    await session.flush()
+    assert [o.code for o in await customer_orders(session, zalo)] == [order.code]
+    assert await customer_orders(session, stranger) == []
+    assert (await cancel_order(session, zalo, order.code)).status == "cancelled"
