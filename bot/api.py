@@ -10,7 +10,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.keys import SESSIONS, SETTINGS
+from bot import metrics
+from bot.keys import CHANNELS, SESSIONS, SETTINGS
 from catalog.models import Product
 from catalog.queries import get_product, list_products
 from orders.models import Order
@@ -128,7 +129,13 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception:
         log.exception("health check: database unreachable")
         return web.json_response({"status": "degraded", "database": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok"})
+    body: dict[str, Any] = {"status": "ok", "database": "ok"}
+    channels = {name: channel.health() for name, channel in request.app[CHANNELS].items()}
+    if channels:
+        body["channels"] = channels
+        if any(health != "ok" for health in channels.values()):
+            body["status"] = "degraded"
+    return web.json_response(body)
 
 
 def routes() -> list[web.AbstractRouteDef]:
@@ -139,4 +146,5 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/api/v1/orders", orders),
         web.get("/api/v1/orders/{code}", order),
         web.get("/healthz", healthz),
+        web.get("/metrics", metrics.metrics),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -10,17 +11,20 @@ from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import api, webchat
+from bot.channel_setup import build_channels
 from bot.db import make_engine, make_sessionmaker, migrate
-from bot.keys import ENGINE, SEARCH, SESSIONS, SETTINGS
+from bot.delivery import Deliverer
+from bot.keys import CHANNELS, DELIVERER, ENGINE, SEARCH, SESSIONS, SETTINGS
 from bot.settings import Settings
+from bot.turns import handle_next, receive
+from bot.workers import Worker
 from catalog.demo import AlreadyLoaded, load_demo_catalogue
 from catalog.live_index import LiveIndex
+from channels.base import MAX_BODY
+from channels.types import Incoming
 from orders.partners import load_demo_partners
 
 log = logging.getLogger(__name__)
-
-# Channels that need platform credentials; they arrive with the channel modules (issue 4).
-PLATFORM_CHANNELS = ("telegram", "messenger", "zalo")
 
 
 async def load_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
@@ -47,11 +51,27 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> web.Application:
-    """The whole service as one aiohttp application."""
+    """The whole service as one aiohttp application: routes, database, channels and their workers."""
     settings = settings or Settings()
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[SEARCH] = LiveIndex()
+    app[CHANNELS] = channels = build_channels(settings, lambda: app[SESSIONS])
+
+    async def next_turn() -> bool:
+        done = await handle_next(app[SESSIONS], app[SEARCH], settings.default_locale)
+        if done:
+            outbox.wake()
+        return done
+
+    inbox = Worker("inbox", next_turn)
+    outbox = Worker("outbox", lambda: app[DELIVERER].deliver_next(), idle=0.5)
+
+    async def store(incomings: list[Incoming]) -> int:
+        new = [event for event in [await receive(app[SESSIONS], incoming) for incoming in incomings] if event]
+        if new:
+            inbox.wake()
+        return len(new)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         own_engine = engine is None
@@ -64,7 +84,22 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         if own_engine:
             await app[ENGINE].dispose()
 
-    app.cleanup_ctx.append(database)
+    async def workers(app: web.Application) -> AsyncIterator[None]:
+        app[DELIVERER] = Deliverer(app[SESSIONS], channels)
+        sqlite = settings.database_url.startswith("sqlite")
+        tasks = [asyncio.create_task(inbox.run()) for _ in range(1 if sqlite else max(1, settings.workers))]
+        if channels:
+            tasks.append(asyncio.create_task(outbox.run()))
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for channel in channels.values():
+            await channel.close()
+
+    app.cleanup_ctx.extend([database, workers])
     app.add_routes(webchat.routes())
     app.add_routes(api.routes())
+    for channel in channels.values():
+        app.add_routes(channel.routes(store))
     return app

@@ -10,12 +10,17 @@ import sys
 from aiohttp import web
 
 from bot import logs
-from bot.app import PLATFORM_CHANNELS, create_app, load_demo_if_empty
+from bot.app import create_app, load_demo_if_empty
+from bot.channel_setup import PLATFORMS, missing_credentials
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.nlu.parse import parse
 from bot.settings import Settings
 from catalog.demo import demo_index
 from catalog.live_index import LiveIndex
+from channels import messenger, zalo
+from channels.telegram import TelegramChannel
+
+MANUAL_STEPS = {"messenger": messenger.manual_setup_steps, "zalo": zalo.manual_setup_steps}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int)
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("demo", help="load the demo catalogue (refuses if a catalogue exists)")
+    webhooks = commands.add_parser("webhooks", help="register this service's webhook URLs with the platforms")
+    webhooks.add_argument("action", choices=["set"])
     nlu = commands.add_parser("nlu", help="print how a message is understood, as JSON")
     nlu.add_argument("text")
     nlu.add_argument("--demo", action="store_true", help="match against the demo catalogue, no database")
@@ -41,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
         print("database is at the newest migration")
     elif args.command == "demo":
         sys.exit(asyncio.run(_demo(settings)))
+    elif args.command == "webhooks":
+        sys.exit(asyncio.run(_set_webhooks(settings)))
     elif args.command == "nlu":
         print(json.dumps(asyncio.run(_nlu(settings, args.text, args.demo)), ensure_ascii=False))
 
@@ -49,10 +58,35 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(f"HTX Connect: open http://{shown}:{port}/ to chat with the bot (web chat: on)")
     print(f"Database: {settings.database_url.split('@')[-1]}")
-    for channel in PLATFORM_CHANNELS:
-        print(f"{channel}: off (no credentials; this channel is not available yet)")
+    for platform, missing in missing_credentials(settings).items():
+        print(f"{platform}: " + ("on" if not missing else f"off (set {', '.join(missing)})"))
     print("Admin API: " + ("on" if settings.admin_token else "off (set HTX_ADMIN_TOKEN)"))
     web.run_app(create_app(settings), host=host, port=port, print=None)
+
+
+async def _set_webhooks(settings: Settings) -> int:
+    """Telegram has an API for it; Messenger and Zalo are set in their developer consoles: print the steps."""
+    if not settings.public_url:
+        print("set HTX_PUBLIC_URL to the public https address of this service first")
+        return 1
+    base = settings.public_url.rstrip("/")
+    missing = missing_credentials(settings)
+    for platform in PLATFORMS:
+        if missing[platform]:
+            print(f"{platform}: off (set {', '.join(missing[platform])})")
+        elif platform == "telegram":
+            assert settings.telegram_bot_token and settings.telegram_webhook_secret
+            telegram = TelegramChannel(
+                settings.telegram_bot_token, settings.telegram_webhook_secret, settings.telegram_api_base_url
+            )
+            try:
+                await telegram.set_webhook(f"{base}/webhooks/telegram")
+            finally:
+                await telegram.close()
+            print(f"telegram: webhook set to {base}/webhooks/telegram (with the secret token)")
+        else:
+            print(f"{platform}:\n{MANUAL_STEPS[platform](base)}")
+    return 0
 
 
 async def _migrate(settings: Settings) -> None:

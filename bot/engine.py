@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import re
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +21,7 @@ from bot.nlu.parse import parse
 from catalog.models import utcnow
 from catalog.search import ProductIndex
 from channels.types import Buttons, Cards, Incoming, Reply
+from channels.zalo import menu_payload
 from orders.customers import get_or_create_customer
 from orders.models import Customer
 
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 NUMBERED_MENUS = frozenset({"zalo"})
 # States in which a bare number is an answer (a quantity), not a menu choice.
 NUMBER_STATES = frozenset({cart.ASKING_QUANTITY})
-_MENU_NUMBER = re.compile(r"^\s*\(?(\d{1,2})[.)]?\s*$")
 
 FLOWS: tuple[Flow, ...] = (menu.FLOW, browse.FLOW, cart.FLOW, checkout.FLOW, orders.FLOW)
 ENTRY: dict[str, Step] = {intent: step for flow in FLOWS for intent, step in flow.entry.items()}
@@ -64,7 +63,7 @@ async def run_turn(
     if next_state is None and _wants_checkout(ctx) and await cart.has_items(ctx):
         next_state = await checkout.start(ctx)
     if incoming.channel in NUMBERED_MENUS:
-        ctx.data["menu"] = _last_menu(ctx.replies) or ctx.data.get("menu", [])
+        ctx.data["menu"] = _last_menu(ctx.replies)  # [] when this turn showed none: an old menu is stale
     conversation.state = next_state
     conversation.data = ctx.data
     log.info(
@@ -99,14 +98,10 @@ async def _dispatch(ctx: Context) -> str | None:
 def _menu_choice(incoming: Incoming, conversation: Conversation) -> Incoming:
     """On a channel without buttons, "2" means the second choice of the last numbered menu, unless the bot
     has just asked for a number (how many?)."""
-    menu = conversation.data.get("menu") or []
-    match = _MENU_NUMBER.match(incoming.text or "")
-    if incoming.channel not in NUMBERED_MENUS or not match or conversation.state in NUMBER_STATES:
+    if incoming.channel not in NUMBERED_MENUS or conversation.state in NUMBER_STATES:
         return incoming
-    position = int(match.group(1))
-    if not 1 <= position <= len(menu):
-        return incoming
-    return dataclasses.replace(incoming, text=None, payload=menu[position - 1])
+    payload = menu_payload(incoming.text or "", conversation.data.get("menu") or [])
+    return dataclasses.replace(incoming, text=None, payload=payload) if payload else incoming
 
 
 def _last_menu(replies: list[Reply]) -> list[str]:

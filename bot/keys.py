@@ -5,10 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.delivery import Deliverer
 from bot.settings import Settings
 from catalog.live_index import LiveIndex
+from channels.base import Channel
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 SEARCH = web.AppKey("search", LiveIndex)
+CHANNELS = web.AppKey("channels", dict[str, Channel])
+DELIVERER = web.AppKey("deliverer", Deliverer)
