@@ -28,7 +28,7 @@ async def chat(request: web.Request) -> web.Response:
     try:
         body = json.loads(await request.read(), parse_constant=_refuse_constant, parse_float=_finite_float)
         incoming = web_channel.parse(body)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         reason = str(error) if isinstance(error, web_channel.BadRequest) else "body is not valid JSON"
         log.info("web chat request refused", extra={"reason": reason})
         return web.json_response({"error": reason}, status=400)

@@ -1,0 +1,1 @@
+"""End-to-end tests: the whole service against local fakes of each platform."""

@@ -1,0 +1,99 @@
+"""A buyer on Telegram, through the real python-telegram-bot Bot talking to a fake Bot API."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from bot.turns import receive
+from channels.telegram import parse
+from orders.models import Order
+from tests.conftest import settings_for_tests
+from tests.e2e.conftest import CODE, FULL_ORDER, eventually
+from tests.fakes.telegram import TOKEN, FakeTelegram
+
+SECRET = "telegram-test-secret"
+
+
+@pytest.fixture
+async def telegram():
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(telegram):
+    return settings_for_tests(
+        telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET, telegram_api_base_url=telegram.base_url
+    )
+
+
+@pytest.fixture
+async def service(aiohttp_client, engine, settings):
+    return await aiohttp_client(create_app(settings, engine=engine))
+
+
+def texts(telegram: FakeTelegram) -> list[str]:
+    return [call["text"] for call in telegram.calls_to("sendMessage")]
+
+
+async def say(telegram: FakeTelegram, service, update) -> None:
+    status = await telegram.deliver(update, url=str(service.make_url("/webhooks/telegram")), secret=SECRET)
+    assert status == 200
+
+
+async def test_a_whole_order_on_telegram(telegram, service, sessions):
+    await say(telegram, service, telegram.text_update(FULL_ORDER))
+    await eventually(lambda: any("thanh toán thế nào" in t for t in texts(telegram)))
+    await say(telegram, service, telegram.callback_update("pay:cod"))
+    await eventually(lambda: any("kiểm tra lại đơn hàng" in t for t in texts(telegram)))
+    await say(telegram, service, telegram.callback_update("confirm"))
+    confirmation = await eventually(lambda: next((t for t in texts(telegram) if CODE.search(t)), None))
+    assert "105.000" in confirmation
+    assert telegram.calls_to("answerCallbackQuery")
+    keyboards = [c["reply_markup"] for c in telegram.calls_to("sendMessage") if c.get("reply_markup")]
+    assert any("pay:cod" in str(k) for k in keyboards)
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+async def test_a_redelivered_update_is_answered_once(telegram, service):
+    update = telegram.text_update("xin chào")
+    await say(telegram, service, update)
+    await say(telegram, service, update)
+    await eventually(lambda: texts(telegram))
+    await telegram.wait_for("sendMessage", 1)
+    await say(telegram, service, telegram.text_update("giỏ hàng"))
+    await eventually(lambda: len(texts(telegram)) >= 2)
+    assert sum("Xin chào" in t for t in texts(telegram)) == 1
+
+
+async def test_replies_arrive_once_the_platform_recovers_from_429_and_500(telegram, service):
+    telegram.fail_next(429, times=1, method="sendMessage", retry_after=1)
+    telegram.fail_next(500, times=1, method="sendMessage")
+    await say(telegram, service, telegram.text_update("xin chào"))
+    await eventually(lambda: texts(telegram), timeout=30)
+    assert sum("Xin chào" in t for t in texts(telegram)) == 1
+
+
+async def test_a_bad_secret_is_refused_and_nothing_is_stored(telegram, service, sessions):
+    status = await telegram.deliver(
+        telegram.text_update("xin chào"), url=str(service.make_url("/webhooks/telegram")), secret="wrong"
+    )
+    assert status == 401
+    from bot.models import InboundEvent
+
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(InboundEvent)) == 0
+
+
+async def test_an_event_stored_before_a_crash_is_processed_after_restart(
+    telegram, sessions, aiohttp_client, engine, settings
+):
+    # The webhook stored the event, then the process died before any worker ran its turn.
+    [incoming] = parse(telegram.text_update("xin chào"))
+    assert await receive(sessions, incoming) is not None
+    await aiohttp_client(create_app(settings, engine=engine))  # the restart
+    await eventually(lambda: texts(telegram))
+    assert "Xin chào" in texts(telegram)[0]

@@ -1,0 +1,80 @@
+"""A buyer on Zalo OA: numbered menus instead of buttons, and an access token that expires mid-conversation."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.models import ChannelToken
+from tests.conftest import settings_for_tests
+from tests.e2e.conftest import CODE, FULL_ORDER, eventually
+from tests.fakes.zalo import FakeZalo, follow_event, text_event
+
+USER = "2468013579111213"
+
+
+@pytest.fixture
+async def zalo():
+    async with FakeZalo() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def service(aiohttp_client, engine, zalo):
+    settings = settings_for_tests(
+        zalo_app_id=zalo.app_id,
+        zalo_oa_secret_key=zalo.oa_secret_key,
+        zalo_app_secret=zalo.app_secret,
+        zalo_access_token=zalo.access_token,
+        zalo_refresh_token=zalo.refresh_token,
+        zalo_api_base_url=zalo.api_base_url,
+        zalo_oauth_url=zalo.oauth_url,
+    )
+    return await aiohttp_client(create_app(settings, engine=engine))
+
+
+async def say(zalo: FakeZalo, service, event) -> None:
+    assert await zalo.deliver(str(service.make_url("/webhooks/zalo")), event) == 200
+
+
+async def test_a_whole_order_on_zalo_answering_numbered_menus(zalo, service):
+    await say(zalo, service, follow_event(USER))
+    await eventually(lambda: any("Xin chào" in t for t in zalo.texts))
+    await say(zalo, service, text_event(USER, FULL_ORDER))
+    asked = await eventually(lambda: next((t for t in zalo.texts if "thanh toán thế nào" in t), None))
+    assert "1. Tiền mặt khi nhận hàng (COD)" in asked
+    await say(zalo, service, text_event(USER, "1"))
+    summary = await eventually(lambda: next((t for t in zalo.texts if "kiểm tra lại đơn hàng" in t), None))
+    assert "1. Xác nhận đặt hàng" in summary
+    await say(zalo, service, text_event(USER, "1"))
+    confirmation = await eventually(lambda: next((t for t in zalo.texts if CODE.search(t)), None))
+    assert "105.000" in confirmation
+
+
+async def test_a_number_answering_how_many_is_a_quantity_not_a_menu_choice(zalo, service):
+    await say(zalo, service, text_event(USER, "mua cà chua"))
+    await eventually(lambda: any("bao nhiêu kg" in t for t in zalo.texts))
+    await say(zalo, service, text_event(USER, "3"))
+    await eventually(lambda: any("Cà chua, 3 kg" in t for t in zalo.texts))
+
+
+async def test_an_expired_access_token_is_refreshed_once_and_the_reply_goes_through(zalo, service, sessions):
+    await say(zalo, service, text_event(USER, "xin chào"))
+    await eventually(lambda: zalo.texts)
+    zalo.expire_access_token()
+    await say(zalo, service, text_event(USER, "cảm ơn"))
+    await eventually(lambda: any("không có gì" in t for t in zalo.texts))
+    assert zalo.refreshes == 1 and zalo.refused_refreshes == 0
+    async with sessions() as session:
+        stored = await session.scalar(select(ChannelToken).where(ChannelToken.channel == "zalo"))
+        assert stored is not None and stored.access_token == zalo.access_token
+    health = await (await service.get("/healthz")).json()
+    assert health["channels"] == {"zalo": "ok"}
+
+
+async def test_a_rate_limited_send_is_retried(zalo, service):
+    zalo.fail_next("rate_limited")
+    await say(zalo, service, text_event(USER, "xin chào"))
+    await eventually(lambda: any("Xin chào" in t for t in zalo.texts), timeout=30)
+    assert sum("Xin chào" in t for t in zalo.texts) == 1
