@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench messages clean
+.PHONY: run test bench bench-webhooks messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 # Speed and accuracy figures (bench/): NLU on the corpus and a generated 10,000-product catalogue.
 bench: $(STAMP)
 	$(BIN)/python -m bench.nlu
+
+# Webhook latency while turns run in a second process; add ARGS="--database-url postgresql+asyncpg://..."
+bench-webhooks: $(STAMP)
+	$(BIN)/python -m bench.webhooks $(ARGS)
 
 # Refresh the gettext catalogues after changing user-facing text (then translate the new vi entries).
 messages: $(STAMP)

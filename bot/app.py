@@ -86,9 +86,10 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     async def workers(app: web.Application) -> AsyncIterator[None]:
         app[DELIVERER] = Deliverer(app[SESSIONS], channels)
-        sqlite = settings.database_url.startswith("sqlite")
-        tasks = [asyncio.create_task(inbox.run()) for _ in range(1 if sqlite else max(1, settings.workers))]
-        if channels:
+        # HTX_WORKERS=0 makes a process that only answers HTTP, for a deployment whose turns run elsewhere.
+        count = min(settings.workers, 1) if settings.database_url.startswith("sqlite") else settings.workers
+        tasks = [asyncio.create_task(inbox.run()) for _ in range(count)]
+        if channels and count:
             tasks.append(asyncio.create_task(outbox.run()))
         yield
         for task in tasks:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import ChannelToken
@@ -15,8 +16,8 @@ from channels.zalo import TokenPair, TokenRefresh
 class DatabaseTokenStore:
     """A `channels.zalo.TokenStore` on the `channel_tokens` table.
 
-    `refreshing()` holds the row lock (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` write
-    lock) for the whole refresh, so two processes never spend the same single-use refresh token.
+    `refreshing()` holds a lock for the whole refresh (an advisory lock on PostgreSQL; SQLite's `BEGIN IMMEDIATE`
+    write lock), so two processes never spend the same single-use refresh token.
     """
 
     def __init__(self, sessions: Callable[[], async_sessionmaker[AsyncSession]], channel: str) -> None:
@@ -32,8 +33,15 @@ class DatabaseTokenStore:
 
     @asynccontextmanager
     async def refreshing(self) -> AsyncIterator[TokenRefresh]:
-        """Hold the lock for one refresh; the new pair is committed when the block ends without error."""
+        """Hold the lock for one refresh; the new pair is committed when the block ends without error.
+
+        The row may not exist yet (the first refresh), and `FOR UPDATE` locks no missing row, so PostgreSQL
+        takes a transaction-scoped advisory lock named after the channel; SQLite's write lock covers it.
+        """
         async with self.sessions().begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                key = zlib.crc32(f"channel_tokens:{self.channel}".encode())
+                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
             query = select(ChannelToken).where(ChannelToken.channel == self.channel).with_for_update()
             yield _Refresh(session, self.channel, await session.scalar(query))
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+
 import pytest
 from sqlalchemy import func, select
 
@@ -97,3 +101,22 @@ async def test_an_event_stored_before_a_crash_is_processed_after_restart(
     await aiohttp_client(create_app(settings, engine=engine))  # the restart
     await eventually(lambda: texts(telegram))
     assert "Xin chào" in texts(telegram)[0]
+
+
+async def test_htx_webhooks_set_registers_telegram_and_explains_the_others(telegram, tmp_path):
+    env = {
+        **os.environ,
+        "HTX_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db",
+        "HTX_PUBLIC_URL": "https://shop.example",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TELEGRAM_API_BASE_URL": telegram.base_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "webhooks", "set", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE
+    )
+    output = (await process.communicate())[0].decode()
+    assert process.returncode == 0, output
+    assert telegram.webhook is not None and telegram.webhook["url"] == "https://shop.example/webhooks/telegram"
+    assert telegram.webhook["secret_token"] == SECRET
+    assert "messenger: off (set MESSENGER_APP_SECRET" in output and "zalo: off" in output
