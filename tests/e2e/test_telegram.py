@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 
@@ -15,7 +16,7 @@ from channels.telegram import parse
 from orders.models import Order
 from tests.conftest import settings_for_tests
 from tests.e2e.conftest import CODE, FULL_ORDER, eventually
-from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.fakes.telegram import PAYLOADS, TOKEN, FakeTelegram
 
 SECRET = "telegram-test-secret"
 
@@ -120,3 +121,15 @@ async def test_htx_webhooks_set_registers_telegram_and_explains_the_others(teleg
     assert telegram.webhook is not None and telegram.webhook["url"] == "https://shop.example/webhooks/telegram"
     assert telegram.webhook["secret_token"] == SECRET
     assert "messenger: off (set MESSENGER_APP_SECRET" in output and "zalo: off" in output
+
+
+async def test_a_phone_shared_with_telegrams_contact_button_fills_the_checkout(telegram, service):
+    await say(telegram, service, telegram.text_update("mua 1 kg cà chua, tên Lan"))
+    await eventually(lambda: any("Anh/chị cần thêm" in t or "điện thoại" in t for t in texts(telegram)))
+    await say(telegram, service, telegram.callback_update("checkout"))
+    await eventually(lambda: any("điện thoại di động" in t for t in texts(telegram)))
+    contact = json.loads((PAYLOADS / "telegram_message_contact.json").read_text())
+    contact["update_id"] = 999_000_001
+    contact["message"]["contact"]["phone_number"] = "+84912345678"
+    await say(telegram, service, contact)
+    await eventually(lambda: any("Địa chỉ giao hàng" in t for t in texts(telegram)))
