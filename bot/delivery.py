@@ -13,12 +13,11 @@ import random
 import time
 from datetime import timedelta
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from bot import metrics
-from bot.models import Conversation, OutboundMessage
+from bot.models import Conversation, OutboundMessage, first_pending_of_its_chat
 from catalog.models import utcnow
 from channels.base import Channel, Delivery, SendError
 from channels.types import reply_from_dict
@@ -85,7 +84,6 @@ class Deliverer:
 
     async def _claim(self) -> tuple[int, str, Delivery, int] | None:
         now = utcnow()
-        earlier = aliased(OutboundMessage)
         query = (
             select(OutboundMessage, Conversation.last_inbound_at)
             .outerjoin(
@@ -97,12 +95,7 @@ class Deliverer:
                 OutboundMessage.channel.in_(list(self.channels)),
                 OutboundMessage.next_attempt_at <= now,
                 or_(OutboundMessage.lease_until.is_(None), OutboundMessage.lease_until < now),
-                ~exists().where(
-                    earlier.channel == OutboundMessage.channel,
-                    earlier.chat_id == OutboundMessage.chat_id,
-                    earlier.status == PENDING,
-                    earlier.id < OutboundMessage.id,
-                ),
+                first_pending_of_its_chat(OutboundMessage),
             )
             .order_by(OutboundMessage.id)
             .limit(1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, Text, UniqueConstraint, exists
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 import orders.models  # noqa: F401  (registers the orders tables on Base.metadata)
 from catalog.models import Base, utcnow
@@ -88,3 +88,15 @@ class ChannelToken(Base):
     refresh_token: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def first_pending_of_its_chat(model: type[InboundEvent] | type[OutboundMessage]) -> ColumnElement[bool]:
+    """True for a row no earlier pending row of the same chat precedes: how inbox and outbox keep each chat's
+    messages in order while several workers and processes take rows concurrently."""
+    earlier = aliased(model)
+    return ~exists().where(
+        earlier.channel == model.channel,
+        earlier.chat_id == model.chat_id,
+        earlier.status == "pending",
+        earlier.id < model.id,
+    )

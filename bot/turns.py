@@ -7,14 +7,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from bot import metrics
 from bot.engine import run_turn
-from bot.models import InboundEvent, OutboundMessage
+from bot.models import InboundEvent, OutboundMessage, first_pending_of_its_chat
 from catalog.live_index import LiveIndex
 from catalog.models import utcnow
 from channels.types import Incoming, Location, Reply, reply_from_dict, reply_to_dict
@@ -69,18 +68,12 @@ async def handle_next(sessions: async_sessionmaker[AsyncSession], live_index: Li
     Events of one conversation are taken strictly in order; `SKIP LOCKED` lets several workers and processes
     share the inbox on PostgreSQL (SQLite serialises writers anyway).
     """
-    earlier = aliased(InboundEvent)
     query = (
         select(InboundEvent)
         .where(
             InboundEvent.status == PENDING,
             InboundEvent.next_attempt_at <= utcnow(),
-            ~exists().where(
-                earlier.channel == InboundEvent.channel,
-                earlier.chat_id == InboundEvent.chat_id,
-                earlier.status == PENDING,
-                earlier.id < InboundEvent.id,
-            ),
+            first_pending_of_its_chat(InboundEvent),
         )
         .order_by(InboundEvent.id)
         .limit(1)

@@ -18,6 +18,21 @@ Store = Callable[[list[Incoming]], Awaitable[int]]
 MAX_BODY = 256 * 1024
 
 
+async def read_limited(request: web.Request) -> bytes | None:
+    """A webhook's raw body (signatures are computed on it), or None when it exceeds MAX_BODY, whether the
+    Content-Length said so or the body only turned out larger while read."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class SendError(Exception):
     """A send that failed. `permanent` errors (user blocked, outside the window, bad token) are not retried;
     others are retried with backoff, no sooner than `retry_after` seconds when the platform said so."""

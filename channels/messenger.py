@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 from aiohttp import web
 
-from channels.base import MAX_BODY, Delivery, SendError, Store
+from channels.base import Delivery, SendError, Store, read_limited
 from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -423,7 +423,7 @@ class MessengerChannel:
             return web.Response(status=403, text="forbidden", content_type="text/plain")
 
         async def webhook(request: web.Request) -> web.StreamResponse:
-            body = await _read_limited(request)
+            body = await read_limited(request)
             if body is None:
                 return web.json_response({"error": "body too large"}, status=413)
             # Verify before anything else looks at the body.
@@ -500,20 +500,6 @@ class MessengerChannel:
         """Close the HTTP client if this channel made it."""
         if self._own_client:
             await self._client.aclose()
-
-
-async def _read_limited(request: web.Request) -> bytes | None:
-    """The raw body, or None when it is larger than MAX_BODY (whether or not Content-Length said so)."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def manual_setup_steps(public_url: str) -> str:

@@ -30,7 +30,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from channels.base import MAX_BODY, Delivery, SendError, Store
+from channels.base import MAX_BODY, Delivery, SendError, Store, read_limited
 from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class TelegramChannel:
             if not verify(request.headers, self._secret):
                 log.warning("telegram webhook refused: wrong or missing secret", extra={"channel": CHANNEL})
                 return web.json_response({"error": "wrong or missing secret token"}, status=401)
-            body = await _read_limited(request)
+            body = await read_limited(request)
             if body is None:
                 log.warning("telegram webhook refused: body too large", extra={"channel": CHANNEL})
                 return web.json_response({"error": f"body larger than {MAX_BODY} bytes"}, status=413)
@@ -481,16 +481,3 @@ def _retry_after_seconds(error: RetryAfter) -> float:
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
     return float(value)
-
-
-async def _read_limited(request: web.Request) -> bytes | None:
-    """The raw body, or None when it is larger than MAX_BODY (checked on Content-Length first, then as read)."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import httpx
 from aiohttp import web
 
-from channels.base import MAX_BODY, Delivery, SendError, Store
+from channels.base import MAX_BODY, Delivery, SendError, Store, read_limited
 from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -515,7 +515,7 @@ class ZaloChannel:
         (Zalo wants 200 within 2 s, platforms.md §1.2)."""
 
         async def webhook(request: web.Request) -> web.Response:
-            body = await _read_limited(request)
+            body = await read_limited(request)
             if body is None:
                 log.warning("zalo webhook refused: body too large", extra={"channel": CHANNEL})
                 return web.json_response({"error": f"body larger than {MAX_BODY} bytes"}, status=413)
@@ -675,20 +675,6 @@ def _retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-async def _read_limited(request: web.Request) -> bytes | None:
-    """The raw body, or None when it is larger than MAX_BODY (declared or actually sent)."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # --- setup ------------------------------------------------------------------------------------------------------
