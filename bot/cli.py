@@ -15,8 +15,10 @@ from bot.channel_setup import PLATFORMS, missing_credentials
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.nlu.parse import parse
 from bot.settings import Settings
+from catalog.accounts import create_invite
 from catalog.demo import demo_index
 from catalog.live_index import LiveIndex
+from catalog.queries import get_cooperative
 from channels import messenger, zalo
 from channels.telegram import TelegramChannel
 
@@ -32,6 +34,11 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int)
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("demo", help="load the demo catalogue (refuses if a catalogue exists)")
+    coop = commands.add_parser("coop", help="cooperative accounts")
+    coop_commands = coop.add_subparsers(dest="coop_command", required=True)
+    invite = coop_commands.add_parser("invite", help="print a one-time code that links a chat account")
+    invite.add_argument("cooperative", help="cooperative code, e.g. HAMDUC")
+    invite.add_argument("--role", choices=["owner", "staff"], default="owner")
     webhooks = commands.add_parser("webhooks", help="register this service's webhook URLs with the platforms")
     webhooks.add_argument("action", choices=["set"])
     nlu = commands.add_parser("nlu", help="print how a message is understood, as JSON")
@@ -48,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         print("database is at the newest migration")
     elif args.command == "demo":
         sys.exit(asyncio.run(_demo(settings)))
+    elif args.command == "coop":
+        sys.exit(asyncio.run(_invite(settings, args.cooperative.upper(), args.role)))
     elif args.command == "webhooks":
         sys.exit(asyncio.run(_set_webhooks(settings)))
     elif args.command == "nlu":
@@ -62,6 +71,20 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         print(f"{platform}: " + ("on" if not missing else f"off (set {', '.join(missing)})"))
     print("Admin API: " + ("on" if settings.admin_token else "off (set HTX_ADMIN_TOKEN)"))
     web.run_app(create_app(settings), host=host, port=port, print=None)
+
+
+async def _invite(settings: Settings, code: str, role: str) -> int:
+    engine = make_engine(settings.database_url)
+    await migrate(engine)
+    async with make_sessionmaker(engine).begin() as session:
+        cooperative = await get_cooperative(session, code)
+        invite = await create_invite(session, cooperative, role, "cli") if cooperative else None
+    await engine.dispose()
+    if invite is None:
+        print(f"no cooperative with code {code}")
+        return 1
+    print(f"{invite}\nOne-time code for {role} of {code}, valid 24 hours. In the chat, send: /lienket {invite}")
+    return 0
 
 
 async def _set_webhooks(settings: Settings) -> int:

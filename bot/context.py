@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +55,10 @@ class Context:
     def qty(self, value: Decimal) -> str:
         """A quantity in the conversation's locale."""
         return i18n.quantity(value, self.locale)
+
+    def when(self, moment: datetime) -> str:
+        """A timestamp in Vietnam's time zone, in the conversation's locale."""
+        return i18n.when(moment, self.locale)
 
     @property
     def payload(self) -> str | None:

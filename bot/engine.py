@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import NOT_MINE, Context, Step
-from bot.flows import Flow, browse, cart, checkout, menu, orders
+from bot.flows import Flow, browse, cart, checkout, coop_admin, menu, orders
 from bot.models import Conversation
 from bot.nlu.parse import parse
 from catalog.models import utcnow
@@ -32,7 +32,7 @@ NUMBERED_MENUS = frozenset({"zalo"})
 # States in which a bare number is an answer (a quantity), not a menu choice.
 NUMBER_STATES = frozenset({cart.ASKING_QUANTITY})
 
-FLOWS: tuple[Flow, ...] = (menu.FLOW, browse.FLOW, cart.FLOW, checkout.FLOW, orders.FLOW)
+FLOWS: tuple[Flow, ...] = (menu.FLOW, browse.FLOW, cart.FLOW, checkout.FLOW, orders.FLOW, coop_admin.FLOW)
 ENTRY: dict[str, Step] = {intent: step for flow in FLOWS for intent, step in flow.entry.items()}
 STATES: dict[str, Step] = {state: step for flow in FLOWS for state, step in flow.states.items()}
 PAYLOADS: dict[str, Step] = {prefix: step for flow in FLOWS for prefix, step in flow.payloads.items()}
@@ -83,6 +83,10 @@ async def _dispatch(ctx: Context) -> str | None:
         step = PAYLOADS.get(ctx.payload.partition(":")[0], menu.not_understood)
         return await step(ctx)
     assert ctx.parsed is not None
+    if ctx.state not in STATES or (ctx.incoming.text and ctx.incoming.text.lstrip().startswith("/")):
+        handled = await coop_admin.route(ctx)  # a cooperative's commands and plain-word stock updates
+        if handled != NOT_MINE:
+            return handled
     intent = ctx.parsed.intent
     if intent == "cancel" and ctx.state is not None and ctx.parsed.order_code is None:
         return await menu.abort(ctx)

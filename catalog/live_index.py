@@ -34,7 +34,9 @@ class LiveIndex:
                 query = query.where(Product.updated_at >= self._seen_until - OVERLAP)
             for product in (await session.scalars(query)).unique():
                 entry = search_entry(product)
-                if self.index.entries.get(entry.sku) != entry:
+                if product.hidden:
+                    self.index.remove(entry.sku)  # hidden by its cooperative: buyers no longer find it
+                elif self.index.entries.get(entry.sku) != entry:
                     self.index.upsert(entry)
             self._seen_until = started
         return self.index

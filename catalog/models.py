@@ -6,7 +6,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Integer, MetaData, Numeric, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -84,7 +96,67 @@ class Product(Base):
     ocop_stars: Mapped[int | None] = mapped_column(Integer)
     image_url: Mapped[str | None] = mapped_column(String(500))
     origin: Mapped[str] = mapped_column(Text, default="")
+    # Hidden by its cooperative ("/an"): not offered to buyers, kept for open orders and history.
+    hidden: Mapped[bool] = mapped_column(default=False)
     # Indexed: the live search index reads the products changed since its last look (catalog/live_index.py).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     cooperative: Mapped[Cooperative] = relationship(back_populates="products", lazy="joined")
+
+
+class CoopAccount(Base):
+    """A chat account that acts for a cooperative, as its owner or as staff."""
+
+    __tablename__ = "coop_accounts"
+    __table_args__ = (UniqueConstraint("channel", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(128))
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    cooperative: Mapped[Cooperative] = relationship(lazy="joined")
+
+
+class InviteCode(Base):
+    """A one-time code that links a chat account to a cooperative; only its hash is stored."""
+
+    __tablename__ = "invite_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    role: Mapped[str] = mapped_column(String(10))
+    created_by: Mapped[str] = mapped_column(String(160))
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    used_by: Mapped[str | None] = mapped_column(String(160))
+
+
+class LinkAttempt(Base):
+    """A try at linking with a code, kept to slow down anyone guessing codes."""
+
+    __tablename__ = "link_attempts"
+    __table_args__ = (Index("ix_link_attempts_who_at", "channel", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(128))
+    succeeded: Mapped[bool] = mapped_column()
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProductChange(Base):
+    """One change a cooperative made to a product: who, from which channel, what, old → new, when."""
+
+    __tablename__ = "product_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(160))
+    field: Mapped[str] = mapped_column(String(20))
+    old: Mapped[str] = mapped_column(String(200))
+    new: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,17 +16,24 @@ async def list_cooperatives(session: AsyncSession) -> Sequence[Cooperative]:
     return (await session.scalars(select(Cooperative).order_by(Cooperative.id))).all()
 
 
-async def list_products(session: AsyncSession, cooperative_code: str | None = None) -> Sequence[Product]:
-    """Every product, or those of one cooperative."""
+async def list_products(
+    session: AsyncSession, cooperative_code: str | None = None, include_hidden: bool = False
+) -> Sequence[Product]:
+    """Every product buyers can see (or all, for their cooperative's staff), optionally of one cooperative."""
     query = select(Product).order_by(Product.id)
     if cooperative_code:
         query = query.join(Product.cooperative).where(Cooperative.code == cooperative_code)
+    if not include_hidden:
+        query = query.where(Product.hidden.is_(False))
     return (await session.scalars(query)).unique().all()
 
 
-async def get_product(session: AsyncSession, sku: str) -> Product | None:
-    """One product by SKU, or None."""
-    return await session.scalar(select(Product).where(Product.sku == sku))
+async def get_product(session: AsyncSession, sku: str, include_hidden: bool = False) -> Product | None:
+    """One product by SKU, or None (also when hidden from buyers, unless `include_hidden`)."""
+    query = select(Product).where(Product.sku == sku)
+    if not include_hidden:
+        query = query.where(Product.hidden.is_(False))
+    return await session.scalar(query)
 
 
 async def get_cooperative(session: AsyncSession, code: str) -> Cooperative | None:

@@ -68,3 +68,28 @@ def parse_words(tokens: list[str]) -> tuple[Decimal | None, int]:
     else:
         used = len(tokens)
     return (Decimal(total + group), used) if used else (None, 0)
+
+
+_PRICE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)\s*(k|nghin|ngan|n|tr|trieu|d|dong|vnd)?(?:\s*(\d{1,3}))?(?![\w])")
+_PRICE_SCALE = {"k": 1000, "nghin": 1000, "ngan": 1000, "n": 1000, "tr": 1_000_000, "trieu": 1_000_000}
+
+
+def parse_price(folded: str) -> int | None:
+    """A price in whole đồng from folded text: "25k", "25.000", "25000d", "25 nghin", "1tr5" (1 500 000).
+
+    A bare number under 1 000 is read in thousands ("giá 28" on a price list means 28 000 đ).
+    """
+    match = _PRICE.search(folded)
+    if match is None:
+        return None
+    digits, unit, tail = match.groups()
+    number = parse_digits(digits) if not re.fullmatch(r"\d{1,3}(,\d{3})+", digits) else Decimal(digits.replace(",", ""))
+    if number is None:
+        return None
+    scale = _PRICE_SCALE.get(unit or "", 1)
+    if unit in ("tr", "trieu") and tail:
+        number += Decimal(f"0.{tail}")
+    if scale == 1 and number < 1000:
+        scale = 1000
+    value = number * scale
+    return int(value) if value == value.to_integral_value() and value > 0 else None

@@ -138,3 +138,13 @@ def test_serve_answers_health_and_the_chat_page_and_says_which_channels_are_off(
     assert f"http://127.0.0.1:{port}/" in said
     for channel in ("telegram", "messenger", "zalo"):
         assert f"{channel}: off" in said, said
+
+
+def test_coop_invite_prints_a_one_time_code_and_refuses_an_unknown_cooperative(tmp_path):
+    htx(tmp_path, "demo")
+    made = htx(tmp_path, "coop", "invite", "hamduc", "--role", "staff")
+    assert made.returncode == 0, made.stderr
+    code = made.stdout.split()[0]
+    assert len(code) == 8 and f"/lienket {code}" in made.stdout
+    unknown = htx(tmp_path, "coop", "invite", "NOPE")
+    assert unknown.returncode == 1 and "no cooperative" in unknown.stdout

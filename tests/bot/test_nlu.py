@@ -209,3 +209,24 @@ def test_a_cooperative_named_elsewhere_in_the_message_settles_a_tie(text):
 def test_an_address_is_placed_in_its_province_after_the_2025_reform():
     parsed = parse("sdt 0912.345.678 giao p phan thiet", INDEX)
     assert (parsed.phone, parsed.province, parsed.province_code) == ("0912345678", "Lâm Đồng", "68")
+
+
+@pytest.mark.parametrize(
+    ("text", "price"),
+    [
+        ("25k", 25000),
+        ("25.000", 25000),
+        ("25000đ", 25000),
+        ("25 nghìn", 25000),
+        ("25 ngàn", 25000),
+        ("giá 28", 28000),
+        ("1tr5", 1500000),
+        ("25,000", 25000),
+        ("không có số", None),
+    ],
+)
+def test_prices_as_cooperatives_write_them(text, price):
+    from bot.nlu.numbers import parse_price
+    from catalog.search import fold
+
+    assert parse_price(fold(text)) == price

@@ -1,0 +1,90 @@
+"""A cooperative's changes to its products (stock, harvests, prices, visibility), each an audit row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.models import Product, ProductChange
+
+# Changes this large are asked about before they are made: a typo of one zero is common on a phone.
+SUSPICIOUS_STOCK_FACTOR = 10
+SUSPICIOUS_PRICE_SHARE = Decimal("0.5")
+
+
+class BelowReserved(ValueError):
+    """The stock on hand would be less than what open orders already hold."""
+
+    def __init__(self, reserved: Decimal) -> None:
+        super().__init__(f"{reserved} reserved")
+        self.reserved = reserved
+
+
+async def locked(session: AsyncSession, product: Product) -> Product:
+    """The product re-read under a row lock, so a buyer confirming at the same moment waits for this change."""
+    fresh = await session.scalar(select(Product).where(Product.id == product.id).with_for_update(of=Product))
+    assert fresh is not None
+    return fresh
+
+
+def looks_like_a_mistake(field: str, old: Decimal, new: Decimal) -> bool:
+    """Stock ten times (or a tenth of) what it was, or a price moved by more than half: ask first."""
+    if old <= 0 or new <= 0:
+        return False
+    if field == "stock":
+        return new >= old * SUSPICIOUS_STOCK_FACTOR or new * SUSPICIOUS_STOCK_FACTOR <= old
+    return abs(new - old) / old > SUSPICIOUS_PRICE_SHARE
+
+
+async def set_on_hand(
+    session: AsyncSession, product: Product, on_hand: Decimal, reserved: Decimal, actor: str
+) -> Decimal:
+    """Record how much the cooperative now has; buyers can get what open orders do not already hold.
+
+    Returns the new available stock; raises `BelowReserved` when `on_hand` is less than `reserved`.
+    """
+    if on_hand < reserved:
+        raise BelowReserved(reserved)
+    return await _set(session, product, "stock", product.stock, on_hand - reserved, actor)
+
+
+async def add_harvest(session: AsyncSession, product: Product, quantity: Decimal, actor: str) -> Decimal:
+    """Add a harvest to the available stock. Returns the new available stock."""
+    return await _set(session, product, "stock", product.stock, product.stock + quantity, actor)
+
+
+async def set_price(session: AsyncSession, product: Product, price: int, actor: str) -> None:
+    """Change the price buyers see from now on (confirmed orders keep theirs)."""
+    await _set(session, product, "price", Decimal(product.price), Decimal(price), actor)
+    product.price = price
+
+
+async def set_hidden(session: AsyncSession, product: Product, hidden: bool, actor: str) -> None:
+    """Hide a product from buyers, or show it again."""
+    if product.hidden != hidden:
+        session.add(
+            ProductChange(product_id=product.id, actor=actor, field="hidden", old=str(product.hidden), new=str(hidden))
+        )
+        product.hidden = hidden
+        await session.flush()
+
+
+async def _set(session: AsyncSession, product: Product, field: str, old: Decimal, new: Decimal, actor: str) -> Decimal:
+    session.add(ProductChange(product_id=product.id, actor=actor, field=field, old=_text(old), new=_text(new)))
+    if field == "stock":
+        product.stock = new
+    await session.flush()
+    return new
+
+
+def _text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+async def history(session: AsyncSession, product: Product, limit: int = 10) -> Sequence[ProductChange]:
+    """The latest changes to a product, newest first."""
+    query = select(ProductChange).where(ProductChange.product_id == product.id)
+    return (await session.scalars(query.order_by(ProductChange.id.desc()).limit(limit))).all()
