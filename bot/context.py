@@ -35,6 +35,8 @@ class Context:
     data: dict[str, Any]
     locale: str
     replies: list[Reply] = field(default_factory=list)
+    # Messages for other chats (a cooperative's accounts), written to the outbox with this turn's replies.
+    notifications: list[tuple[str, str, Reply]] = field(default_factory=list)
 
     def _(self, message: str) -> str:
         """Translate a message into the conversation's language."""
@@ -47,6 +49,10 @@ class Context:
     def reply(self, reply: Reply) -> None:
         """Queue a reply built elsewhere (cards, images)."""
         self.replies.append(reply)
+
+    def notify(self, channel: str, chat_id: str, text: str) -> None:
+        """Queue a message to another chat, sent as a notification (not a reply) by the outbox."""
+        self.notifications.append((channel, chat_id, Text(text)))
 
     def money(self, amount: int) -> str:
         """Money in the conversation's locale."""

@@ -40,8 +40,8 @@ PAYLOADS: dict[str, Step] = {prefix: step for flow in FLOWS for prefix, step in 
 
 async def run_turn(
     session: AsyncSession, incoming: Incoming, index: ProductIndex, default_locale: str = "vi"
-) -> list[Reply]:
-    """Handle one message inside the caller's transaction and return the replies it produced."""
+) -> tuple[list[Reply], list[tuple[str, str, Reply]]]:
+    """Handle one message inside the caller's transaction; returns its replies and its notifications to others."""
     customer = await get_or_create_customer(session, incoming.channel, incoming.user_id)
     conversation = await _conversation(session, incoming, customer, default_locale)
     conversation.last_inbound_at = utcnow()
@@ -75,7 +75,7 @@ async def run_turn(
             "state": next_state,
         },
     )
-    return ctx.replies
+    return ctx.replies, ctx.notifications
 
 
 async def _dispatch(ctx: Context) -> str | None:

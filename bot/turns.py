@@ -99,12 +99,20 @@ async def _process(
             if event.status != PENDING:
                 return True
             incoming = incoming_from_dict(event.body)
-            replies = await run_turn(session, incoming, await live_index.current(session), default_locale)
+            replies, notifications = await run_turn(
+                session, incoming, await live_index.current(session), default_locale
+            )
+            outgoing = [(incoming.channel, incoming.chat_id, reply, False) for reply in replies]
+            outgoing += [(channel, chat_id, reply, True) for channel, chat_id, reply in notifications]
             session.add_all(
                 OutboundMessage(
-                    inbound_id=event.id, channel=incoming.channel, chat_id=incoming.chat_id, body=reply_to_dict(reply)
+                    inbound_id=event.id,
+                    channel=channel,
+                    chat_id=chat_id,
+                    body=reply_to_dict(reply),
+                    proactive=proactive,
                 )
-                for reply in replies
+                for channel, chat_id, reply, proactive in outgoing
             )
             event.status, event.processed_at = DONE, utcnow()
         metrics.TURNS.labels(incoming.channel, "done").inc()
@@ -137,7 +145,11 @@ async def take_replies(sessions: async_sessionmaker[AsyncSession], event_id: int
         rows = (
             await session.scalars(
                 select(OutboundMessage)
-                .where(OutboundMessage.inbound_id == event_id, OutboundMessage.status == PENDING)
+                .where(
+                    OutboundMessage.inbound_id == event_id,
+                    OutboundMessage.status == PENDING,
+                    OutboundMessage.proactive.is_(False),
+                )
                 .order_by(OutboundMessage.id)
             )
         ).all()

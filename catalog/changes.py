@@ -52,8 +52,34 @@ async def set_on_hand(
 
 
 async def add_harvest(session: AsyncSession, product: Product, quantity: Decimal, actor: str) -> Decimal:
-    """Add a harvest to the available stock. Returns the new available stock."""
+    """Add a harvest to the available stock (it also sets the default low-stock level). Returns the new stock."""
+    product.last_harvest = quantity
     return await _set(session, product, "stock", product.stock, product.stock + quantity, actor)
+
+
+async def set_low_stock_level(session: AsyncSession, product: Product, level: Decimal, actor: str) -> None:
+    """Below this stock the cooperative's accounts are told, once until the stock is back above it."""
+    await _set(session, product, "low_stock_at", product.low_stock_at or Decimal(0), level, actor)
+    product.low_stock_at = level
+
+
+def low_stock_level(product: Product) -> Decimal | None:
+    """The level set by the cooperative, else 10% of the last harvest entered, else none."""
+    if product.low_stock_at is not None:
+        return product.low_stock_at
+    return product.last_harvest * Decimal("0.1") if product.last_harvest else None
+
+
+def take_low_stock_alert(product: Product) -> bool:
+    """True exactly once when the stock has fallen below its level; re-armed when it is back above."""
+    level = low_stock_level(product)
+    if level is None or product.stock >= level:
+        product.low_stock_alerted = False
+        return False
+    if product.low_stock_alerted:
+        return False
+    product.low_stock_alerted = True
+    return True
 
 
 async def set_price(session: AsyncSession, product: Product, price: int, actor: str) -> None:

@@ -98,6 +98,10 @@ class Product(Base):
     origin: Mapped[str] = mapped_column(Text, default="")
     # Hidden by its cooperative ("/an"): not offered to buyers, kept for open orders and history.
     hidden: Mapped[bool] = mapped_column(default=False)
+    # Low-stock alert: below `low_stock_at` (or 10% of the last harvest when unset) the cooperative is told once.
+    low_stock_at: Mapped[Decimal | None] = mapped_column(Quantity)
+    last_harvest: Mapped[Decimal | None] = mapped_column(Quantity)
+    low_stock_alerted: Mapped[bool] = mapped_column(default=False)
     # Indexed: the live search index reads the products changed since its last look (catalog/live_index.py).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 

@@ -9,8 +9,10 @@ from bot.context import NOT_MINE, Context, Step
 from bot.flows import Flow
 from bot.flows.cart import explain_shortage
 from bot.flows.cart import show as show_cart
+from bot.flows.coop_admin import alert_low_stock
 from bot.flows.menu import menu_buttons
 from bot.nlu.slots import clean_address, clean_name, normalize_phone
+from catalog.models import Product
 from channels.types import Button
 from orders.cart import NotEnoughStock, cart_lines, line_amount
 from orders.placing import CASH_ON_DELIVERY, Buyer, EmptyCart, place_order
@@ -187,6 +189,8 @@ async def _place(ctx: Context) -> str | None:
     except NotEnoughStock as short:
         explain_shortage(ctx, short)
         return await show_cart(ctx)
+    ordered = [await ctx.session.get(Product, line.product_id) for line in order.lines]
+    await alert_low_stock(ctx, [product for product in ordered if product is not None])
     ctx.customer.name, ctx.customer.phone, ctx.customer.address = buyer["name"], buyer["phone"], buyer["address"]
     ctx.data.pop("buyer", None)
     ctx.data["last_order"] = order.code

@@ -2,8 +2,8 @@
 
 Commands (with or without diacritics): /lienket CODE, /kho, /kho SẢN PHẨM SỐ, /kho lichsu SẢN PHẨM,
 /nhap SẢN PHẨM SỐ, /gia SẢN PHẨM GIÁ, /an SẢN PHẨM, /hien SẢN PHẨM, /moi [staff|owner], /nhanvien, /xoa ID,
-/lenh. Plain words work too for linked accounts: "thanh long ruột đỏ còn 500 ký", "nhập thêm 200kg ruột
-trắng", "giá cải ngọt 28k", "hết cà chua rồi".
+/canhbao SẢN PHẨM SỐ, /lenh. Plain words work too for linked accounts: "thanh long ruột đỏ còn 500 ký",
+"nhập thêm 200kg ruột trắng", "giá cải ngọt 28k", "hết cà chua rồi".
 """
 
 from __future__ import annotations
@@ -151,6 +151,39 @@ async def show(ctx: Context, account: CoopAccount, rest: str) -> str | None:
     return await _visibility(ctx, account, rest, hidden=False)
 
 
+async def alert_level(ctx: Context, account: CoopAccount, rest: str) -> str | None:
+    """/canhbao SẢN PHẨM SỐ: below this stock the cooperative's accounts are told."""
+    found = await _product_and_quantity(ctx, account, rest)
+    if found is None:
+        return None
+    product, level = found
+    await changes.set_low_stock_level(ctx.session, product, level, _actor(ctx))
+    ctx.say(
+        ctx._("You will be told when {name} falls below {level} {unit}.").format(
+            name=product.name, level=ctx.qty(level), unit=product.unit
+        )
+    )
+    await alert_low_stock(ctx, [product])
+    return None
+
+
+async def alert_low_stock(ctx: Context, products: list[Product]) -> None:
+    """Tell each linked account of a product's cooperative, once, that its stock fell below the alert level."""
+    for product in products:
+        if not changes.take_low_stock_alert(product):
+            continue
+        for account in await accounts.accounts_of(ctx.session, product.cooperative_id):
+            ctx.notify(
+                account.channel,
+                account.user_id,
+                ctx._(
+                    "Low stock: only {stock} {unit} of {name} left for buyers. Send /nhap {name} <quantity> after "
+                    "the next harvest."
+                ).format(stock=ctx.qty(product.stock), unit=product.unit, name=product.name),
+            )
+        log.info("low stock alert", extra={"sku": product.sku})
+
+
 async def invite(ctx: Context, account: CoopAccount, rest: str) -> str | None:
     """/moi [staff|owner]: an owner makes a one-time code for a new account."""
     if account.role != accounts.OWNER:
@@ -196,7 +229,9 @@ async def commands_help(ctx: Context, account: CoopAccount, rest: str) -> str | 
             "Commands for {coop}:\n"
             "/kho – stock list\n/kho <product> <quantity> – set stock on hand\n/kho lichsu <product> – changes\n"
             "/nhap <product> <quantity> – add a harvest\n/gia <product> <price> – change a price (e.g. 25k)\n"
-            "/an <product>, /hien <product> – hide or show a product\n/moi – invite staff (owners)\n"
+            "/an <product>, /hien <product> – hide or show a product\n"
+            "/canhbao <product> <quantity> – low-stock alert level\n"
+            "/moi – invite staff (owners)\n"
             'Plain words work too: "thanh long ruột đỏ còn 500 ký", "giá cải ngọt 28k", "hết cà chua rồi".'
         ).format(coop=account.cooperative.name)
     )
@@ -230,6 +265,7 @@ COMMANDS = {
     "nhanvien": staff,
     "xoa": remove,
     "lenh": commands_help,
+    "canhbao": alert_level,
 }
 
 
@@ -271,6 +307,7 @@ async def _apply(ctx: Context, product: Product, field: str, value: Decimal) -> 
         available = await changes.set_on_hand(ctx.session, product, value, held, _actor(ctx))
     except changes.BelowReserved:
         return _below_reserved(ctx, product, held)
+    await alert_low_stock(ctx, [product])
     ctx.say(
         ctx._("{name}: {on_hand} {unit} on hand, {held} held by open orders, {available} for buyers.").format(
             name=product.name,

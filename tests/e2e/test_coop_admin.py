@@ -147,3 +147,19 @@ async def test_an_owner_invites_staff_from_chat(telegram, service, sessions):
     assert "nhân viên" in await newcomer.say(f"/lienket {code}")
     assert "Chỉ chủ nhiệm" in await newcomer.say("/moi")
     assert "nhân viên" in await owner.say("/nhanvien")
+
+
+async def test_the_cooperative_is_told_once_when_stock_falls_below_its_alert_level(telegram, service, sessions):
+    manager, buyer = Chat(telegram, service, MANAGER), Chat(telegram, service, BUYER)
+    await manager.say(f"/lienket {await invite(sessions)}")
+    assert "790 kg" in await manager.say("/canhbao thanh long ruot do ham duc 790")
+    for quantity in (20, 1):
+        await buyer.say(
+            f"mua {quantity} kg thanh long ruột đỏ hàm đức, tên Lan, sđt 0912345678, giao 12 Trần Phú, Phan Thiết"
+        )
+        await buyer.say("tiền mặt")
+        assert "DH" in await buyer.say("xác nhận")
+    await eventually(lambda: any("Sắp hết hàng" in t for t in manager.texts()))
+    await asyncio.sleep(0.5)
+    assert sum("Sắp hết hàng" in t for t in manager.texts()) == 1
+    assert not any("Sắp hết hàng" in t for t in buyer.texts())
