@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ from catalog.accounts import create_invite
 from catalog.demo import demo_index
 from catalog.live_index import LiveIndex
 from catalog.queries import get_cooperative
+from catalog.spreadsheet import PROGRESS_EVERY, CatalogueFileError, export_products, import_rows, read_table
 from channels import messenger, zalo
 from channels.telegram import TelegramChannel
 
@@ -44,6 +46,24 @@ def main(argv: list[str] | None = None) -> None:
     nlu = commands.add_parser("nlu", help="print how a message is understood, as JSON")
     nlu.add_argument("text")
     nlu.add_argument("--demo", action="store_true", help="match against the demo catalogue, no database")
+    catalog = commands.add_parser("catalog", help="import or export the catalogue as an Excel (.xlsx) or CSV file")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    imports = catalog_commands.add_parser(
+        "import",
+        help="create or update products by SKU from an .xlsx or .csv file",
+        description="Create or update products by SKU from an .xlsx or .csv file (format: docs/catalogue-format.md). "
+        "Every row is checked first; a file with a bad row changes nothing unless --skip-bad-rows. "
+        "Exit status 1 when bad rows stopped the import.",
+    )
+    imports.add_argument("file", type=Path, help="FILE.xlsx or FILE.csv")
+    imports.add_argument("--coop", metavar="CODE", help="fill a blank cooperative column; refuse other cooperatives")
+    imports.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    imports.add_argument("--skip-bad-rows", action="store_true", help="import the good rows, report the bad ones")
+    exports = catalog_commands.add_parser(
+        "export", help="write the products to an .xlsx or .csv file that imports back unchanged"
+    )
+    exports.add_argument("file", type=Path, help="FILE.xlsx or FILE.csv")
+    exports.add_argument("--coop", metavar="CODE", help="only this cooperative's products")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -61,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(_set_webhooks(settings)))
     elif args.command == "nlu":
         print(json.dumps(asyncio.run(_nlu(settings, args.text, args.demo)), ensure_ascii=False))
+    elif args.command == "catalog":
+        sys.exit(asyncio.run(_catalog(settings, args)))
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -135,3 +157,50 @@ async def _nlu(settings: Settings, text: str, demo: bool) -> dict[str, object]:
         index = await LiveIndex().current(session)
     await engine.dispose()
     return parse(text, index).as_contract()
+
+
+async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
+    """`htx catalog import|export`: the report on stdout, progress on stderr; 1 when the file or its rows failed."""
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        if args.catalog_command == "export":
+            async with make_sessionmaker(engine)() as session:
+                count = await export_products(session, args.file, args.coop)
+            print(f"exported {count} products to {args.file}")
+            return 0
+        # Read the whole file before the transaction starts: on SQLite it holds the write lock.
+        rows = []
+        for row in read_table(args.file):
+            rows.append(row)
+            if len(rows) % PROGRESS_EVERY == 0:
+                _progress(f"read {len(rows):,} rows")
+        async with make_sessionmaker(engine)() as session:
+            report = await import_rows(
+                session,
+                rows,
+                args.coop,
+                apply=not args.dry_run,
+                skip_bad=args.skip_bad_rows,
+                actor=f"import {args.file.name}",
+                progress=_progress,
+            )
+            if report.written:
+                await session.commit()
+        print(f"{args.file}: {report.rows} rows")
+        print(report)
+        return 1 if report.blocked else 0
+    except CatalogueFileError as error:
+        print(error)
+        return 1
+    except OSError as error:
+        if not error.filename:
+            raise  # not the file's fault (the database, say)
+        print(f"{error.filename}: {error.strerror}")
+        return 1
+    finally:
+        await engine.dispose()
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

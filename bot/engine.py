@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import NOT_MINE, Context, Step
-from bot.flows import Flow, browse, cart, checkout, coop_admin, menu, orders
+from bot.flows import Flow, browse, cart, checkout, coop_admin, coop_new_product, menu, orders
 from bot.models import Conversation
 from bot.nlu.parse import parse
 from catalog.models import utcnow
@@ -32,7 +32,15 @@ NUMBERED_MENUS = frozenset({"zalo"})
 # States in which a bare number is an answer (a quantity), not a menu choice.
 NUMBER_STATES = frozenset({cart.ASKING_QUANTITY})
 
-FLOWS: tuple[Flow, ...] = (menu.FLOW, browse.FLOW, cart.FLOW, checkout.FLOW, orders.FLOW, coop_admin.FLOW)
+FLOWS: tuple[Flow, ...] = (
+    menu.FLOW,
+    browse.FLOW,
+    cart.FLOW,
+    checkout.FLOW,
+    orders.FLOW,
+    coop_admin.FLOW,
+    coop_new_product.FLOW,
+)
 ENTRY: dict[str, Step] = {intent: step for flow in FLOWS for intent, step in flow.entry.items()}
 STATES: dict[str, Step] = {state: step for flow in FLOWS for state, step in flow.states.items()}
 PAYLOADS: dict[str, Step] = {prefix: step for flow in FLOWS for prefix, step in flow.payloads.items()}

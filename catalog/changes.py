@@ -8,7 +8,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.models import Product, ProductChange
+from catalog.models import Cooperative, Product, ProductChange
+from catalog.search import words
 
 # Changes this large are asked about before they are made: a typo of one zero is common on a phone.
 SUSPICIOUS_STOCK_FACTOR = 10
@@ -114,3 +115,43 @@ async def history(session: AsyncSession, product: Product, limit: int = 10) -> S
     """The latest changes to a product, newest first."""
     query = select(ProductChange).where(ProductChange.product_id == product.id)
     return (await session.scalars(query.order_by(ProductChange.id.desc()).limit(limit))).all()
+
+
+async def add_product(
+    session: AsyncSession,
+    cooperative: Cooperative,
+    *,
+    name: str,
+    unit: str,
+    price: int,
+    stock: Decimal,
+    certifications: list[str],
+    image_url: str | None,
+    actor: str,
+) -> Product:
+    """A new product of the cooperative, with an SKU made from its code and name (kept unique)."""
+    base = f"{cooperative.code}-" + "-".join(words(name))[:40].upper().strip("-")
+    sku, n = base, 1
+    while await session.scalar(select(Product.id).where(Product.sku == sku)) is not None:
+        n += 1
+        sku = f"{base}-{n}"
+    product = Product(
+        sku=sku,
+        cooperative=cooperative,
+        name=name,
+        category=name,
+        aliases=[],
+        unit=unit,
+        unit_weight_kg=Decimal(1) if unit == "kg" else None,
+        price=price,
+        stock=stock,
+        certifications=certifications,
+        ocop_stars=None,
+        image_url=image_url,
+        origin=f"{cooperative.name}, {cooperative.province}".strip(", "),
+    )
+    session.add(product)
+    await session.flush()
+    session.add(ProductChange(product_id=product.id, actor=actor, field="created", old="", new=sku))
+    await session.flush()
+    return product

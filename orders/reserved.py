@@ -1,13 +1,15 @@
-"""Stock held by open orders: taken out of a product's available stock when the buyer confirmed."""
+"""Stock held by open orders (taken out of available stock when the buyer confirmed), and a cooperative's orders."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.models import Product
 from orders.models import Order, OrderLine
 from orders.status import ACCEPTED, PENDING
 
@@ -26,3 +28,21 @@ async def reserved(session: AsyncSession, product_ids: Iterable[int]) -> dict[in
     )
     held = {product_id: Decimal(total) for product_id, total in rows.all()}
     return {product_id: held.get(product_id, Decimal(0)) for product_id in ids}
+
+
+async def orders_for_cooperative(
+    session: AsyncSession, cooperative_id: int, since: datetime, limit: int = 20
+) -> Sequence[Order]:
+    """Orders holding any product of a cooperative that are still open, or were placed since `since`."""
+    mine = (
+        select(OrderLine.order_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(Product.cooperative_id == cooperative_id)
+    )
+    query = (
+        select(Order)
+        .where(Order.id.in_(mine), or_(Order.status.in_(HOLDING), Order.created_at >= since))
+        .order_by(Order.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()

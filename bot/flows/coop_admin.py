@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from decimal import Decimal
 
 from bot.context import NOT_MINE, Context
-from bot.flows import Flow
+from bot.flows import Flow, coop_new_product
+from bot.flows.orders import status_name
+from bot.i18n import VIETNAM
 from bot.nlu.numbers import parse_price
 from bot.nlu.parse import Item, parse
 from catalog import accounts, changes
@@ -21,7 +24,7 @@ from catalog.models import CoopAccount, Product
 from catalog.queries import list_products, search_entry
 from catalog.search import ProductIndex, fold
 from channels.types import Button
-from orders.reserved import reserved
+from orders.reserved import orders_for_cooperative, reserved
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +187,24 @@ async def alert_low_stock(ctx: Context, products: list[Product]) -> None:
         log.info("low stock alert", extra={"sku": product.sku})
 
 
+async def cooperative_orders(ctx: Context, account: CoopAccount, rest: str) -> str | None:
+    """/donhang: open orders and today's orders that contain the cooperative's products."""
+    today = datetime.now(VIETNAM).replace(hour=0, minute=0, second=0, microsecond=0)
+    found = await orders_for_cooperative(ctx.session, account.cooperative_id, today)
+    if not found:
+        ctx.say(ctx._("No open orders and no orders today for {coop}.").format(coop=account.cooperative.name))
+        return None
+    products = {p.id for p in await list_products(ctx.session, account.cooperative.code, include_hidden=True)}
+    rows = []
+    for order in found:
+        lines = ", ".join(
+            f"{line.name} {ctx.qty(line.quantity)} {line.unit}" for line in order.lines if line.product_id in products
+        )
+        rows.append(f"• {order.code} ({ctx.when(order.created_at)}, {status_name(ctx, order.status)}): {lines}")
+    ctx.say(ctx._("Orders with {coop}'s products:").format(coop=account.cooperative.name) + "\n" + "\n".join(rows))
+    return None
+
+
 async def invite(ctx: Context, account: CoopAccount, rest: str) -> str | None:
     """/moi [staff|owner]: an owner makes a one-time code for a new account."""
     if account.role != accounts.OWNER:
@@ -230,7 +251,8 @@ async def commands_help(ctx: Context, account: CoopAccount, rest: str) -> str | 
             "/kho – stock list\n/kho <product> <quantity> – set stock on hand\n/kho lichsu <product> – changes\n"
             "/nhap <product> <quantity> – add a harvest\n/gia <product> <price> – change a price (e.g. 25k)\n"
             "/an <product>, /hien <product> – hide or show a product\n"
-            "/canhbao <product> <quantity> – low-stock alert level\n"
+            "/canhbao <product> <quantity> – low-stock alert level\n/donhang – open and today's orders\n"
+            "/them – add a product\n"
             "/moi – invite staff (owners)\n"
             'Plain words work too: "thanh long ruột đỏ còn 500 ký", "giá cải ngọt 28k", "hết cà chua rồi".'
         ).format(coop=account.cooperative.name)
@@ -266,6 +288,8 @@ COMMANDS = {
     "xoa": remove,
     "lenh": commands_help,
     "canhbao": alert_level,
+    "donhang": cooperative_orders,
+    "them": coop_new_product.start,
 }
 
 

@@ -46,7 +46,14 @@ class Chat:
         self.telegram, self.service, self.chat_id = telegram, service, chat_id
 
     def texts(self) -> list[str]:
-        return [c["text"] for c in self.telegram.calls_to("sendMessage") if str(c["chat_id"]) == str(self.chat_id)]
+        """Messages and photo captions sent to this chat, in order."""
+        return [
+            call.params.get("text") or call.params.get("caption", "")
+            for call in self.telegram.calls
+            if call.method in ("sendMessage", "sendPhoto")
+            and call.status == 200
+            and str(call.params["chat_id"]) == str(self.chat_id)
+        ]
 
     async def say(self, text: str) -> str:
         before = len(self.texts())
@@ -163,3 +170,31 @@ async def test_the_cooperative_is_told_once_when_stock_falls_below_its_alert_lev
     await asyncio.sleep(0.5)
     assert sum("Sắp hết hàng" in t for t in manager.texts()) == 1
     assert not any("Sắp hết hàng" in t for t in buyer.texts())
+    assert "Thanh long ruột đỏ Hàm Đức 20 kg" in await manager.say("/donhang")
+
+
+async def test_a_product_added_step_by_step_with_a_photo_is_found_by_buyers(telegram, service, sessions):
+    manager, buyer = Chat(telegram, service, MANAGER), Chat(telegram, service, BUYER)
+    await manager.say(f"/lienket {await invite(sessions)}")
+    assert "Tên sản phẩm" in await manager.say("/them")
+    await manager.say("Thanh long ruột tím loại 1")
+    await manager.say("kg")
+    await manager.say("42k")
+    await manager.say("150")
+    await manager.say("VietGAP, Hữu cơ")
+    photo = telegram.text_update("", chat_id=MANAGER)
+    photo["message"].pop("text")
+    photo["message"]["photo"] = [
+        {"file_id": "AgACAgUAAxk-small", "file_unique_id": "s", "width": 90, "height": 90},
+        {"file_id": "AgACAgUAAxk-large", "file_unique_id": "l", "width": 800, "height": 800},
+    ]
+    before = len(manager.texts())
+    await telegram.deliver(photo, url=str(service.make_url("/webhooks/telegram")), secret=SECRET)
+    added = await eventually(lambda: next((t for t in manager.texts()[before:] if "HAMDUC-" in t), None))
+    assert "42.000" in added and "150 kg" in added
+    async with sessions() as session:
+        product = await session.scalar(select(Product).where(Product.name == "Thanh long ruột tím loại 1"))
+        assert product.image_url == "tg-file:AgACAgUAAxk-large"
+        assert product.certifications == ["VietGAP", "Hữu cơ"]
+    assert "Thanh long ruột tím loại 1" in await buyer.say("có thanh long ruột tím không")
+    assert "chưa có đơn" in await manager.say("/donhang")
