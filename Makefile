@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-webhooks messages clean
+.PHONY: run test bench bench-webhooks bench-catalog messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ bench: $(STAMP)
 # Webhook latency while turns run in a second process; add ARGS="--database-url postgresql+asyncpg://..."
 bench-webhooks: $(STAMP)
 	$(BIN)/python -m bench.webhooks $(ARGS)
+
+# Catalogue import speed on a generated 5,000-row Excel file, next to openpyxl reading it alone.
+bench-catalog: $(STAMP)
+	$(BIN)/python -m bench.catalog_import
 
 # Refresh the gettext catalogues after changing user-facing text (then translate the new vi entries).
 messages: $(STAMP)
