@@ -78,3 +78,24 @@ async def test_a_rate_limited_send_is_retried(zalo, service):
     await say(zalo, service, text_event(USER, "xin chào"))
     await eventually(lambda: any("Xin chào" in t for t in zalo.texts), timeout=30)
     assert sum("Xin chào" in t for t in zalo.texts) == 1
+
+
+async def test_a_cooperative_manages_stock_from_zalo_and_confirms_by_number(zalo, service, sessions):
+    from catalog.accounts import create_invite
+    from catalog.queries import get_cooperative, get_product
+
+    async with sessions.begin() as session:
+        code = await create_invite(session, await get_cooperative(session, "TIENPHAT"), "owner", "test")
+    manager = "1357924680111213"
+    await say(zalo, service, text_event(manager, f"lien ket {code}"))
+    await eventually(lambda: any("Đã liên kết" in t for t in zalo.texts))
+    await say(zalo, service, text_event(manager, "ca chua con 120 ky"))
+    await eventually(lambda: any("Cà chua: đang có 120 kg" in t for t in zalo.texts))
+    await say(zalo, service, text_event(manager, "gia ca chua 300k"))
+    asked = await eventually(lambda: next((t for t in zalo.texts if "xác nhận" in t and "300.000" in t), None))
+    assert "1. Đúng, cập nhật" in asked
+    await say(zalo, service, text_event(manager, "1"))
+    await eventually(lambda: any("Giá mới của Cà chua: 300.000" in t for t in zalo.texts))
+    async with sessions() as session:
+        tomato = await get_product(session, "RAU-CACHUA-TP")
+        assert (tomato.stock, tomato.price) == (120, 300000)
