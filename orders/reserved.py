@@ -1,4 +1,4 @@
-"""Stock held by open orders (taken out of available stock when the buyer confirmed), and a cooperative's orders."""
+"""What orders mean for a cooperative: stock they hold, its open and recent orders, its sales."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Product
 from orders.models import Order, OrderLine
-from orders.status import ACCEPTED, PENDING
+from orders.status import ACCEPTED, CANCELLED, PENDING, REJECTED
 
 # Orders whose goods have not left the cooperative yet.
 HOLDING = (PENDING, ACCEPTED)
@@ -46,3 +46,25 @@ async def orders_for_cooperative(
         .limit(limit)
     )
     return (await session.scalars(query)).all()
+
+
+async def sales_by_product(
+    session: AsyncSession, cooperative_id: int, since: datetime
+) -> list[tuple[str, str, Decimal, int]]:
+    """(name, unit, quantity, amount) sold per product of a cooperative since a moment, best-selling first.
+
+    Orders that were cancelled or not accepted do not count.
+    """
+    rows = await session.execute(
+        select(OrderLine.name, OrderLine.unit, func.sum(OrderLine.quantity), func.sum(OrderLine.amount))
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(
+            Product.cooperative_id == cooperative_id,
+            Order.created_at >= since,
+            Order.status.not_in((CANCELLED, REJECTED)),
+        )
+        .group_by(OrderLine.name, OrderLine.unit)
+        .order_by(func.sum(OrderLine.amount).desc())
+    )
+    return [(name, unit, Decimal(quantity), int(amount)) for name, unit, quantity, amount in rows.all()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.context import NOT_MINE, Context
@@ -24,7 +24,7 @@ from catalog.models import CoopAccount, Product
 from catalog.queries import list_products, search_entry
 from catalog.search import ProductIndex, fold
 from channels.types import Button
-from orders.reserved import orders_for_cooperative, reserved
+from orders.reserved import orders_for_cooperative, reserved, sales_by_product
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,26 @@ async def cooperative_orders(ctx: Context, account: CoopAccount, rest: str) -> s
     return None
 
 
+async def sales_report(ctx: Context, account: CoopAccount, rest: str) -> str | None:
+    """/baocao [7|30]: what sold, per product, over the last days (7 by default)."""
+    days = 30 if fold(rest).strip() == "30" else 7
+    since = datetime.now(VIETNAM).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
+    sales = await sales_by_product(ctx.session, account.cooperative_id, since)
+    if not sales:
+        ctx.say(ctx._("No sales in the last {days} days.").format(days=days))
+        return None
+    rows = [f"• {name}: {ctx.qty(quantity)} {unit} – {ctx.money(amount)}" for name, unit, quantity, amount in sales]
+    total = sum(amount for *_, amount in sales)
+    ctx.say(
+        ctx._("Sales of {coop} in the last {days} days:").format(coop=account.cooperative.name, days=days)
+        + "\n"
+        + "\n".join(rows)
+        + "\n"
+        + ctx._("Total: {total}").format(total=ctx.money(total))
+    )
+    return None
+
+
 async def invite(ctx: Context, account: CoopAccount, rest: str) -> str | None:
     """/moi [staff|owner]: an owner makes a one-time code for a new account."""
     if account.role != accounts.OWNER:
@@ -252,7 +272,7 @@ async def commands_help(ctx: Context, account: CoopAccount, rest: str) -> str | 
             "/nhap <product> <quantity> – add a harvest\n/gia <product> <price> – change a price (e.g. 25k)\n"
             "/an <product>, /hien <product> – hide or show a product\n"
             "/canhbao <product> <quantity> – low-stock alert level\n/donhang – open and today's orders\n"
-            "/them – add a product\n"
+            "/them – add a product\n/baocao [7|30] – sales of the last days\n"
             "/moi – invite staff (owners)\n"
             'Plain words work too: "thanh long ruột đỏ còn 500 ký", "giá cải ngọt 28k", "hết cà chua rồi".'
         ).format(coop=account.cooperative.name)
@@ -290,6 +310,7 @@ COMMANDS = {
     "canhbao": alert_level,
     "donhang": cooperative_orders,
     "them": coop_new_product.start,
+    "baocao": sales_report,
 }
 
 

@@ -171,6 +171,8 @@ async def test_the_cooperative_is_told_once_when_stock_falls_below_its_alert_lev
     assert sum("Sắp hết hàng" in t for t in manager.texts()) == 1
     assert not any("Sắp hết hàng" in t for t in buyer.texts())
     assert "Thanh long ruột đỏ Hàm Đức 20 kg" in await manager.say("/donhang")
+    report = await manager.say("/baocao")
+    assert "Thanh long ruột đỏ Hàm Đức: 21 kg – 735.000" in report and "7 ngày" in report
 
 
 async def test_a_product_added_step_by_step_with_a_photo_is_found_by_buyers(telegram, service, sessions):
