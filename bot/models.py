@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, Text, UniqueConstraint, exists
+from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, exists
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 import orders.models  # noqa: F401  (registers the orders tables on Base.metadata)
 from catalog.models import Base, utcnow
 
-__all__ = ["Base", "ChannelToken", "Conversation", "InboundEvent", "OutboundMessage"]
+__all__ = ["Base", "ChannelToken", "Chart", "Conversation", "InboundEvent", "OutboundMessage"]
 
 
 class Conversation(Base):
@@ -88,6 +88,16 @@ class ChannelToken(Base):
     refresh_token: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Chart(Base):
+    """A rendered chart image (a sales report), served at `/charts/{token}.png` so every platform can fetch it."""
+
+    __tablename__ = "charts"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def first_pending_of_its_chat(model: type[InboundEvent] | type[OutboundMessage]) -> ColumnElement[bool]:

@@ -13,6 +13,7 @@ import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from bot import charts
 from bot.context import NOT_MINE, Context
 from bot.flows import Flow, coop_new_product
 from bot.flows.orders import status_name
@@ -23,7 +24,7 @@ from catalog import accounts, changes
 from catalog.models import CoopAccount, Product
 from catalog.queries import list_products, search_entry
 from catalog.search import ProductIndex, fold
-from channels.types import Button
+from channels.types import Button, Image
 from orders.reserved import orders_for_cooperative, reserved, sales_by_product
 
 log = logging.getLogger(__name__)
@@ -215,13 +216,11 @@ async def sales_report(ctx: Context, account: CoopAccount, rest: str) -> str | N
         return None
     rows = [f"• {name}: {ctx.qty(quantity)} {unit} – {ctx.money(amount)}" for name, unit, quantity, amount in sales]
     total = sum(amount for *_, amount in sales)
-    ctx.say(
-        ctx._("Sales of {coop} in the last {days} days:").format(coop=account.cooperative.name, days=days)
-        + "\n"
-        + "\n".join(rows)
-        + "\n"
-        + ctx._("Total: {total}").format(total=ctx.money(total))
-    )
+    title = ctx._("Sales of {coop} in the last {days} days:").format(coop=account.cooperative.name, days=days)
+    ctx.say(title + "\n" + "\n".join(rows) + "\n" + ctx._("Total: {total}").format(total=ctx.money(total)))
+    png = charts.sales_chart(title.rstrip(":"), [(name, Decimal(amount)) for name, _, _, amount in sales])
+    path = await charts.store(ctx.session, png)
+    ctx.reply(Image(path, title.rstrip(":")))  # each channel makes the path absolute with HTX_PUBLIC_URL
     return None
 
 

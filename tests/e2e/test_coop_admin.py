@@ -29,7 +29,10 @@ async def telegram():
 @pytest.fixture
 async def service(aiohttp_client, engine, telegram):
     settings = settings_for_tests(
-        telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET, telegram_api_base_url=telegram.base_url
+        telegram_bot_token=TOKEN,
+        telegram_webhook_secret=SECRET,
+        telegram_api_base_url=telegram.base_url,
+        public_url="https://shop.example",
     )
     return await aiohttp_client(create_app(settings, engine=engine))
 
@@ -173,6 +176,11 @@ async def test_the_cooperative_is_told_once_when_stock_falls_below_its_alert_lev
     assert "Thanh long ruột đỏ Hàm Đức 20 kg" in await manager.say("/donhang")
     report = await manager.say("/baocao")
     assert "Thanh long ruột đỏ Hàm Đức: 21 kg – 735.000" in report and "7 ngày" in report
+    [chart] = [c.params["photo"] for c in telegram.calls if c.method == "sendPhoto"]
+    assert chart.startswith("https://shop.example/charts/") and chart.endswith(".png")
+    served = await service.get(chart.removeprefix("https://shop.example"))
+    assert served.status == 200 and served.content_type == "image/png"
+    assert (await served.read()).startswith(b"\x89PNG")
 
 
 async def test_a_product_added_step_by_step_with_a_photo_is_found_by_buyers(telegram, service, sessions):
