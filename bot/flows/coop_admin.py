@@ -30,6 +30,7 @@ from orders.reserved import orders_for_cooperative, reserved, sales_by_product
 log = logging.getLogger(__name__)
 
 CONFIRMING = "coop.confirm"
+CHOOSING = "coop.choose"
 _COMMAND = re.compile(r"^\s*/([a-z]+)\b\s*(.*)$", re.DOTALL)
 _LINK = re.compile(r"^\s*(?:/lienket|lien ket)\s+([a-z0-9]{4,16})\s*$")
 # Plain-words forms, on folded text, for linked accounts only.
@@ -67,11 +68,34 @@ async def route(ctx: Context) -> str | None:
         name, rest = command.group(1), command.group(2)
         if name not in COMMANDS:
             return NOT_MINE
-        return await COMMANDS[name](ctx, account, rest)
+        ctx.data["coop_command"] = name
+        return await _after_choice(ctx, await COMMANDS[name](ctx, account, rest))
     for name, pattern in _WORDS:
         if pattern.search(text) and await _names_own_product(ctx, account, text):
-            return await COMMANDS[name](ctx, account, text)
+            ctx.data["coop_command"] = name
+            return await _after_choice(ctx, await COMMANDS[name](ctx, account, text))
     return NOT_MINE
+
+
+async def _after_choice(ctx: Context, next_state: str | None) -> str | None:
+    """Stay on "which product?" when the command had to ask it."""
+    return CHOOSING if next_state is None and "coop_choice" in ctx.data else next_state
+
+
+async def pick(ctx: Context) -> str | None:
+    """The answer to "which product?" (button `coopick:SKU`, or its number on Zalo): run the command again."""
+    choice = ctx.data.pop("coop_choice", None)
+    account = await accounts.account_of(ctx.session, ctx.incoming.channel, ctx.incoming.user_id)
+    products = (
+        {p.sku: p for p in await list_products(ctx.session, account.cooperative.code, include_hidden=True)}
+        if account
+        else {}
+    )
+    product = products.get((ctx.payload or "").partition(":")[2])
+    if choice is None or account is None or product is None:
+        ctx.say(ctx._("Nothing changed."))
+        return None
+    return await _after_choice(ctx, await COMMANDS[choice["command"]](ctx, account, f"{product.name} {choice['rest']}"))
 
 
 async def link(ctx: Context, code: str) -> str | None:
@@ -385,6 +409,9 @@ async def _stock_list(ctx: Context, account: CoopAccount) -> str | None:
             unit=product.unit,
             price=ctx.money(product.price),
         )
+        level = changes.low_stock_level(product)
+        if level is not None and product.stock < level:
+            row += ctx._(" (low)")
         if product.hidden:
             row += ctx._(" (hidden)")
         rows.append(row)
@@ -448,8 +475,11 @@ async def _own_item(ctx: Context, account: CoopAccount, words: str) -> tuple[Pro
         )
         return None
     if item.sku is None:
-        names = ", ".join(products[s].name for s in item.candidates if s in products)
-        ctx.say(ctx._("Several products fit: {names}. Please write the full name.").format(names=names))
+        choices = [products[sku] for sku in item.candidates if sku in products]
+        ctx.data["coop_choice"] = {"command": ctx.data.get("coop_command", "kho"), "rest": words}
+        ctx.say(
+            ctx._("Several of your products fit. Which one?"), [Button(p.name, f"coopick:{p.sku}") for p in choices]
+        )
         return None
     return products[item.sku], item
 
@@ -477,8 +507,14 @@ def _role(ctx: Context, role: str) -> str:
     return ctx._("owner") if role == accounts.OWNER else ctx._("staff")
 
 
+async def choice_typed(ctx: Context) -> str | None:
+    """Text while "which product?" is open: a new message, so the question is dropped and the text read anew."""
+    ctx.data.pop("coop_choice", None)
+    return await route(ctx)
+
+
 FLOW = Flow(
     name="coop_admin",
-    states={CONFIRMING: confirm_answer},
-    payloads={"coopok": confirm_answer, "coopno": confirm_answer},
+    states={CONFIRMING: confirm_answer, CHOOSING: choice_typed},
+    payloads={"coopok": confirm_answer, "coopno": confirm_answer, "coopick": pick},
 )

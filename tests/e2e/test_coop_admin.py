@@ -172,6 +172,7 @@ async def test_the_cooperative_is_told_once_when_stock_falls_below_its_alert_lev
     await eventually(lambda: any("Sắp hết hàng" in t for t in manager.texts()))
     await asyncio.sleep(0.5)
     assert sum("Sắp hết hàng" in t for t in manager.texts()) == 1
+    assert "bán được 779 kg, đơn giữ 21, 35.000 ₫/kg (sắp hết)" in (await manager.say("/kho")).replace("\xa0", " ")
     assert not any("Sắp hết hàng" in t for t in buyer.texts())
     assert "Thanh long ruột đỏ Hàm Đức 20 kg" in await manager.say("/donhang")
     report = await manager.say("/baocao")

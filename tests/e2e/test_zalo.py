@@ -99,3 +99,21 @@ async def test_a_cooperative_manages_stock_from_zalo_and_confirms_by_number(zalo
     async with sessions() as session:
         tomato = await get_product(session, "RAU-CACHUA-TP")
         assert (tomato.stock, tomato.price) == (120, 300000)
+
+
+async def test_when_a_name_fits_several_of_its_products_the_cooperative_picks_one_by_number(zalo, service, sessions):
+    from catalog.accounts import create_invite
+    from catalog.queries import get_cooperative, get_product
+
+    async with sessions.begin() as session:
+        code = await create_invite(session, await get_cooperative(session, "HAMDUC"), "staff", "test")
+    manager = "1357924680111214"
+    await say(zalo, service, text_event(manager, f"/lienket {code}"))
+    await eventually(lambda: any("Đã liên kết" in t for t in zalo.texts))
+    await say(zalo, service, text_event(manager, "/nhap thanh long ham duc 100"))
+    asked = await eventually(lambda: next((t for t in zalo.texts if "Sản phẩm nào" in t), None))
+    assert "1. Thanh long ruột đỏ Hàm Đức" in asked and "2. Thanh long ruột trắng Hàm Đức" in asked
+    await say(zalo, service, text_event(manager, "2"))
+    await eventually(lambda: any("Đã nhập thêm 100 kg Thanh long ruột trắng Hàm Đức" in t for t in zalo.texts))
+    async with sessions() as session:
+        assert (await get_product(session, "TL-RT-HD")).stock == 1300
