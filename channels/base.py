@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -31,6 +33,41 @@ async def read_limited(request: web.Request) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Text in parts of at most `limit` characters, cut at a paragraph, line or word boundary when one is in the
+    second half of the part, else anywhere. Blank text gives no parts (platforms refuse empty messages)."""
+    text = unicodedata.normalize("NFC", text).strip()
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = -1
+        for separator in ("\n\n", "\n", " "):
+            cut = text.rfind(separator, limit // 2, limit + 1)
+            if cut != -1:
+                break
+        if cut == -1:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        parts.append(text)
+    return parts
+
+
+def absolute_url(url: str, public_url: str | None) -> str | None:
+    """An absolute http(s) URL a platform can fetch: `url` itself, or a relative path ("/static/…") joined to
+    `public_url` (HTX_PUBLIC_URL, which may end in a path prefix); None when neither works."""
+    if url.startswith("//"):
+        url = "https:" + url
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url
+    if parts.scheme or parts.netloc or not public_url:
+        return None
+    joined = public_url.rstrip("/") + "/" + url.lstrip("/")
+    base = urlsplit(joined)
+    return joined if base.scheme in ("http", "https") and base.netloc else None
 
 
 class SendError(Exception):

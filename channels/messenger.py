@@ -19,12 +19,11 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
 
-from channels.base import Delivery, SendError, Store, read_limited
+from channels.base import Delivery, SendError, Store, absolute_url, read_limited, split_text
 from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -201,15 +200,15 @@ def render(
     messages: list[dict[str, Any]] = []
     match reply:
         case Text(text=text):
-            messages += [{"text": part} for part in _split(text, MAX_TEXT)]
+            messages += [{"text": part} for part in split_text(text, MAX_TEXT)]
         case Buttons(text=text, buttons=buttons) if not buttons:
-            messages += [{"text": part} for part in _split(text, MAX_TEXT)]
+            messages += [{"text": part} for part in split_text(text, MAX_TEXT)]
         case Buttons(text=text, buttons=buttons) if len(buttons) <= MAX_BUTTONS:
-            *head, last = _split(text, MAX_TEMPLATE_TEXT) or ["…"]
+            *head, last = split_text(text, MAX_TEMPLATE_TEXT) or ["…"]
             messages += [{"text": part} for part in head]
             messages.append(_template({"template_type": "button", "text": last, "buttons": _postbacks(buttons)}))
         case Buttons(text=text, buttons=buttons):
-            *head, last = _split(text, MAX_TEXT) or ["…"]
+            *head, last = split_text(text, MAX_TEXT) or ["…"]
             if len(buttons) > MAX_QUICK_REPLIES:
                 log.warning("quick replies cut to 13", extra={"channel": CHANNEL, "buttons": len(buttons)})
             quick = [
@@ -223,10 +222,10 @@ def render(
                 elements = [_element(card, public_url) for card in cards[start : start + MAX_ELEMENTS]]
                 messages.append(_template({"template_type": "generic", "elements": elements}))
         case Image(url=url, caption=caption):
-            absolute = _absolute(url, public_url)
+            absolute = absolute_url(url, public_url)
             if absolute is not None:
                 messages.append({"attachment": {"type": "image", "payload": {"url": absolute, "is_reusable": True}}})
-            messages += [{"text": part} for part in _split(caption or "", MAX_TEXT)]
+            messages += [{"text": part} for part in split_text(caption or "", MAX_TEXT)]
     envelope: dict[str, Any] = {"recipient": {"id": recipient}, "messaging_type": messaging_type}
     if tag is not None:
         envelope["tag"] = tag
@@ -249,7 +248,7 @@ def _element(card: Card, public_url: str | None) -> dict[str, Any]:
     element: dict[str, Any] = {"title": _shorten(card.title, MAX_ELEMENT_TEXT) or "…"}
     if card.subtitle.strip():
         element["subtitle"] = _shorten(card.subtitle, MAX_ELEMENT_TEXT, lines=True)
-    image_url = _absolute(card.image_url, public_url) if card.image_url else None
+    image_url = absolute_url(card.image_url, public_url) if card.image_url else None
     if image_url is not None:
         element["image_url"] = image_url
     if card.buttons:
@@ -261,20 +260,6 @@ def _payload(button: Button) -> str:
     if len(button.payload) > MAX_PAYLOAD:
         raise ValueError(f"button payload longer than {MAX_PAYLOAD} characters: {button.payload[:40]!r}…")
     return button.payload
-
-
-def _absolute(url: str, public_url: str | None) -> str | None:
-    """An absolute http(s) URL Meta can fetch, or None."""
-    if url.startswith("//"):
-        url = "https:" + url
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return url
-    if parts.scheme or parts.netloc or not public_url:
-        return None
-    joined = public_url.rstrip("/") + "/" + url.lstrip("/")
-    base = urlsplit(joined)
-    return joined if base.scheme in ("http", "https") and base.netloc else None
 
 
 def _shorten(text: str, limit: int, *, lines: bool = False) -> str:
@@ -292,25 +277,6 @@ def _shorten(text: str, limit: int, *, lines: bool = False) -> str:
     if space >= limit // 2:
         cut = cut[:space]
     return cut.rstrip(" \n,.;:-–·") + "…"
-
-
-def _split(text: str, limit: int) -> list[str]:
-    """Text in parts of at most `limit` characters, cut at a paragraph, line or word boundary when possible."""
-    text = unicodedata.normalize("NFC", text).strip()
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = -1
-        for separator in ("\n\n", "\n", " "):
-            cut = text.rfind(separator, limit // 2, limit + 1)
-            if cut != -1:
-                break
-        if cut == -1:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        parts.append(text)
-    return parts
 
 
 def messaging_type_for(delivery: Delivery, now: datetime) -> tuple[str, str | None]:

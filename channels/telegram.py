@@ -30,7 +30,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from channels.base import MAX_BODY, Delivery, SendError, Store, read_limited
+from channels.base import MAX_BODY, Delivery, SendError, Store, absolute_url, read_limited
 from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -130,11 +130,10 @@ def photo_source(url: str | None, public_url: str | None = None) -> str | None:
         return None
     if url.startswith(FILE_PREFIX):
         return url.removeprefix(FILE_PREFIX) or None
-    if url.startswith("/") and not url.startswith("//") and public_url and _is_http(public_url):
-        url = public_url.rstrip("/") + url
-    if not _is_http(url) or urlsplit(url).path.lower().endswith(_NOT_PHOTOS):
+    absolute = absolute_url(url, public_url)
+    if absolute is None or urlsplit(absolute).path.lower().endswith(_NOT_PHOTOS):
         return None
-    return url
+    return absolute
 
 
 class TelegramChannel:
@@ -409,11 +408,6 @@ def _largest_photo(sizes: Any) -> str | None:
         return pixels, file_size if isinstance(file_size, int) else 0
 
     return FILE_PREFIX + str(max(usable, key=area)["file_id"])
-
-
-def _is_http(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _truncate(text: str, limit: int) -> str:

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import httpx
 from aiohttp import web
 
-from channels.base import MAX_BODY, Delivery, SendError, Store, read_limited
+from channels.base import MAX_BODY, Delivery, SendError, Store, absolute_url, read_limited, split_text
 from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -286,15 +286,17 @@ def render(
     """
     match reply:
         case Text(text=text):
-            return [_text(user_id, chunk) for chunk in split_text(text)], []
+            return [_text(user_id, chunk) for chunk in split_text(text, MAX_TEXT)], []
         case Buttons(text=text, buttons=buttons):
             lines = [text] if text.strip() else []
             lines += numbered_menu(buttons, menu_start)
-            return [_text(user_id, chunk) for chunk in split_text("\n".join(lines))], [b.payload for b in buttons]
+            return [_text(user_id, chunk) for chunk in split_text("\n".join(lines), MAX_TEXT)], [
+                b.payload for b in buttons
+            ]
         case Cards(cards=cards):
             return _cards(cards, user_id, public_url, menu_start)
         case Image(url=url, caption=caption):
-            chunks = split_text(caption or "")
+            chunks = split_text(caption or "", MAX_TEXT)
             absolute = absolute_url(url, public_url)
             if absolute is None:
                 log.warning("zalo image left out: no absolute URL", extra={"channel": CHANNEL, "chat": user_id})
@@ -317,7 +319,7 @@ def _cards(
         lines = [line for line in (card.title, card.subtitle) if line.strip()]
         lines += numbered_menu(card.buttons, menu_start + len(payloads))
         payloads += [b.payload for b in card.buttons]
-        bodies += [_text(user_id, chunk) for chunk in split_text("\n".join(lines))]
+        bodies += [_text(user_id, chunk) for chunk in split_text("\n".join(lines), MAX_TEXT)]
     return bodies, payloads
 
 
@@ -333,33 +335,6 @@ def menu_payload(text: str, menu: list[str]) -> str | None:
         return None
     number = int(match.group(1))
     return menu[number - 1] if 1 <= number <= len(menu) else None
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """`text` in pieces of at most `limit` characters, cut at a line break, else a space, else anywhere.
-    Blank text gives no pieces (Zalo refuses empty messages)."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit + 1)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit + 1)
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
-    return pieces
-
-
-def absolute_url(url: str, public_url: str | None) -> str | None:
-    """`url` if it is absolute http(s); a relative one joined to `public_url`; otherwise None."""
-    if url.startswith(("https://", "http://")):
-        return url
-    if public_url and public_url.startswith(("https://", "http://")) and "://" not in url:
-        return public_url.rstrip("/") + "/" + url.lstrip("/")
-    return None
 
 
 def _text(user_id: str, text: str) -> dict[str, Any]:
