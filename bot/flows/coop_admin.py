@@ -441,16 +441,12 @@ async def _visibility(ctx: Context, account: CoopAccount, rest: str, hidden: boo
     return None
 
 
-async def _coop_index(ctx: Context, account: CoopAccount) -> ProductIndex:
-    products = await list_products(ctx.session, account.cooperative.code, include_hidden=True)
-    return ProductIndex(search_entry(p) for p in products)
-
-
 async def _named(ctx: Context, account: CoopAccount, words: str) -> tuple[Item | None, dict[str, Product]]:
-    """The item the words name among the cooperative's own products (hidden ones included)."""
-    index = await _coop_index(ctx, account)
-    items = [item for item in parse(words.replace("+", " "), index).items if item.candidates]
+    """The item the words name among the cooperative's own products (hidden ones included), read against an
+    index of those products only, so another cooperative's products never fit."""
     products = {p.sku: p for p in await list_products(ctx.session, account.cooperative.code, include_hidden=True)}
+    index = ProductIndex(search_entry(p) for p in products.values())
+    items = [item for item in parse(words.replace("+", " "), index).items if item.candidates]
     return (items[0] if items else None), products
 
 

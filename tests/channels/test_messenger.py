@@ -19,6 +19,7 @@ from channels import messenger
 from channels.base import MAX_BODY, Delivery, SendError
 from channels.messenger import MessengerChannel, graph_error, parse, render, verify
 from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Text
+from tests.channels.conftest import RecordingStore
 from tests.fakes.messenger import (
     DEFAULT_TOKEN,
     FakeGraph,
@@ -56,17 +57,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class RecordingStore:
-    """A `Store` that keeps what it was given."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[Incoming]] = []
-
-    async def __call__(self, incoming: list[Incoming]) -> int:
-        self.batches.append(incoming)
-        return len(incoming)
-
-
 @pytest.fixture
 async def graph() -> AsyncIterator[FakeGraph]:
     async with FakeGraph() as fake:
@@ -84,11 +74,6 @@ async def channel(graph: FakeGraph) -> AsyncIterator[MessengerChannel]:
     )
     yield channel
     await channel.close()
-
-
-@pytest.fixture
-def store() -> RecordingStore:
-    return RecordingStore()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from channels import telegram
 from channels.base import MAX_BODY, Channel, Delivery, SendError
 from channels.telegram import SECRET_HEADER, TelegramChannel, parse, render, verify
 from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Text
+from tests.channels.conftest import RecordingStore
 from tests.fakes.telegram import FakeTelegram
 
 PAYLOADS = Path(__file__).resolve().parent.parent / "payloads"
@@ -30,18 +31,6 @@ def payload(name: str) -> dict[str, Any]:
     return data
 
 
-class RecordingStore:
-    """Stands in for the inbox: records what the webhook stored; `new=False` plays a redelivery."""
-
-    def __init__(self, new: bool = True) -> None:
-        self.received: list[list[Incoming]] = []
-        self.new = new
-
-    async def __call__(self, incoming: list[Incoming]) -> int:
-        self.received.append(incoming)
-        return len(incoming) if self.new else 0
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as server:
@@ -53,11 +42,6 @@ async def channel(fake: FakeTelegram) -> AsyncIterator[TelegramChannel]:
     channel = TelegramChannel(fake.token, SECRET, base_url=fake.base_url, public_url=PUBLIC_URL)
     yield channel
     await channel.close()
-
-
-@pytest.fixture
-def store() -> RecordingStore:
-    return RecordingStore()
 
 
 @pytest.fixture
@@ -276,13 +260,13 @@ async def test_a_wrong_secret_is_refused_and_nothing_is_stored(webhook, store):
     response = await webhook.post("/webhooks/telegram", json=update, headers={SECRET_HEADER: "wrong"})
     assert response.status == 401
     assert "error" in await response.json()
-    assert store.received == []
+    assert store.batches == []
 
 
 async def test_a_missing_secret_is_refused_and_nothing_is_stored(webhook, store):
     response = await webhook.post("/webhooks/telegram", json=payload("telegram_message_text.json"))
     assert response.status == 401
-    assert store.received == []
+    assert store.batches == []
 
 
 async def test_a_good_update_is_stored_and_acknowledged(webhook, store):
@@ -290,7 +274,7 @@ async def test_a_good_update_is_stored_and_acknowledged(webhook, store):
     response = await webhook.post("/webhooks/telegram", json=update, headers={SECRET_HEADER: SECRET})
     assert response.status == 200
     assert await response.json() == {"ok": True}
-    assert store.received == [parse(update)]
+    assert store.batches == [parse(update)]
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[1, 2]", b"42", b"", b"[" * 100_000])
@@ -298,7 +282,7 @@ async def test_a_body_that_is_not_a_json_object_is_refused(webhook, store, body)
     response = await webhook.post("/webhooks/telegram", data=body, headers={SECRET_HEADER: SECRET})
     assert response.status == 400
     assert "error" in await response.json()
-    assert store.received == []
+    assert store.batches == []
 
 
 async def test_an_oversized_body_is_refused(webhook, store):
@@ -306,7 +290,7 @@ async def test_an_oversized_body_is_refused(webhook, store):
     response = await webhook.post("/webhooks/telegram", data=body, headers={SECRET_HEADER: SECRET})
     assert response.status == 413
     assert "error" in await response.json()
-    assert store.received == []
+    assert store.batches == []
 
 
 async def test_an_oversized_chunked_body_is_refused(webhook, store):
@@ -316,7 +300,7 @@ async def test_an_oversized_chunked_body_is_refused(webhook, store):
 
     response = await webhook.post("/webhooks/telegram", data=chunks(), headers={SECRET_HEADER: SECRET})
     assert response.status == 413
-    assert store.received == []
+    assert store.batches == []
 
 
 async def test_updates_we_do_not_use_are_acknowledged_without_storing(webhook, store):
@@ -324,14 +308,14 @@ async def test_updates_we_do_not_use_are_acknowledged_without_storing(webhook, s
     update["edited_message"] = update.pop("message")
     response = await webhook.post("/webhooks/telegram", json=update, headers={SECRET_HEADER: SECRET})
     assert response.status == 200
-    assert store.received == []
+    assert store.batches == []
 
 
 async def test_a_button_press_is_stored_and_answered_in_the_background(webhook, store, fake):
     update = payload("telegram_callback_query.json")
     response = await webhook.post("/webhooks/telegram", json=update, headers={SECRET_HEADER: SECRET})
     assert response.status == 200
-    assert store.received[0][0].payload == "street"
+    assert store.batches[0][0].payload == "street"
     [answer] = await fake.wait_for("answerCallbackQuery")
     assert answer["callback_query_id"] == "4316545281924898172"
 
@@ -352,7 +336,7 @@ async def test_the_fake_delivers_updates_to_the_webhook_it_was_given(webhook, st
     await channel.set_webhook(str(webhook.make_url("/webhooks/telegram")))
     assert await fake.deliver(fake.text_update("xin chào")) == 200
     assert await fake.deliver(fake.text_update("sai"), secret="wrong") == 401
-    [[incoming]] = store.received
+    [[incoming]] = store.batches
     assert (incoming.text, incoming.chat_id, incoming.locale_hint) == ("xin chào", CHAT, "vi")
 
 

@@ -32,6 +32,7 @@ from channels.zalo import (
     send_error,
     verify,
 )
+from tests.channels.conftest import RecordingStore
 from tests.fakes.zalo import FakeZalo, echo_event, follow_event, signature, signed_webhook, text_event, webhook_headers
 
 PAYLOADS = Path(__file__).parent.parent / "payloads"
@@ -304,17 +305,6 @@ def test_no_menu_means_no_choice():
 # --- the webhook route ----------------------------------------------------------------------------------------
 
 
-class RecordingStore:
-    """A `Store` that keeps what it was given."""
-
-    def __init__(self) -> None:
-        self.received: list[Incoming] = []
-
-    async def __call__(self, incoming: list[Incoming]) -> int:
-        self.received.extend(incoming)
-        return len(incoming)
-
-
 @pytest.fixture
 async def webhook(aiohttp_client: Any) -> AsyncIterator[tuple[Any, RecordingStore]]:
     store = RecordingStore()
@@ -330,7 +320,7 @@ async def test_a_signed_delivery_is_stored_and_answered_200(webhook: tuple[Any, 
     body = real_capture()
     response = await client.post("/webhooks/zalo", data=body, headers=webhook_headers(body, APP_ID, OA_SECRET))
     assert response.status == 200
-    assert [(i.chat_id, i.event_id, i.text) for i in store.received] == [
+    assert [(i.chat_id, i.event_id, i.text) for i in store.incoming] == [
         ("600000000000000001", "b2db3895fe26797f2030", "Alo")
     ]
 
@@ -342,14 +332,14 @@ async def test_a_bad_signature_is_refused_401_and_nothing_is_stored(webhook: tup
     assert response.status == 401 and "error" in await response.json()
     response = await client.post("/webhooks/zalo", data=body, headers={"Content-Type": "application/json"})
     assert response.status == 401
-    assert store.received == []
+    assert store.incoming == []
 
 
 async def test_a_tampered_body_is_refused_401(webhook: tuple[Any, RecordingStore]):
     client, store = webhook
     body, headers = signed_webhook(text_event(USER, "mua 1 ký"), APP_ID, OA_SECRET)
     response = await client.post("/webhooks/zalo", data=body.replace("1 ký".encode(), "9 ký".encode()), headers=headers)
-    assert response.status == 401 and store.received == []
+    assert response.status == 401 and store.incoming == []
 
 
 async def test_a_signed_but_malformed_event_is_refused_400(webhook: tuple[Any, RecordingStore]):
@@ -357,7 +347,7 @@ async def test_a_signed_but_malformed_event_is_refused_400(webhook: tuple[Any, R
     body, headers = signed_webhook({"event_name": "user_send_text", "message": {"text": "x"}}, APP_ID, OA_SECRET)
     response = await client.post("/webhooks/zalo", data=body, headers=headers)
     assert response.status == 400 and "sender" in (await response.json())["error"]
-    assert store.received == []
+    assert store.incoming == []
 
 
 async def test_an_oversized_body_is_refused_413(webhook: tuple[Any, RecordingStore]):
@@ -372,7 +362,7 @@ async def test_an_oversized_body_is_refused_413(webhook: tuple[Any, RecordingSto
 
     response = await client.post("/webhooks/zalo", data=chunks(), headers=headers)
     assert response.status == 413
-    assert store.received == []
+    assert store.incoming == []
 
 
 async def test_echoes_and_unfollows_are_acknowledged_without_storing(webhook: tuple[Any, RecordingStore]):
@@ -381,7 +371,7 @@ async def test_echoes_and_unfollows_are_acknowledged_without_storing(webhook: tu
         body, headers = signed_webhook(event, APP_ID, OA_SECRET)
         response = await client.post("/webhooks/zalo", data=body, headers=headers)
         assert response.status == 200
-    assert store.received == []
+    assert store.incoming == []
 
 
 async def test_the_fakes_webhook_delivery_reaches_the_route(webhook: tuple[Any, RecordingStore]):
@@ -389,7 +379,7 @@ async def test_the_fakes_webhook_delivery_reaches_the_route(webhook: tuple[Any, 
     fake = FakeZalo(app_id=APP_ID, oa_secret_key=OA_SECRET)
     status = await fake.deliver(str(client.make_url("/webhooks/zalo")), follow_event(USER), num_retry=1)
     assert status == 200
-    assert [(i.user_id, i.payload) for i in store.received] == [(USER, "menu")]
+    assert [(i.user_id, i.payload) for i in store.incoming] == [(USER, "menu")]
 
 
 # --- sending through the fake ---------------------------------------------------------------------------------

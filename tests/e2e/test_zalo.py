@@ -7,6 +7,8 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.models import ChannelToken
+from catalog.accounts import create_invite
+from catalog.queries import get_cooperative, get_product
 from tests.conftest import settings_for_tests
 from tests.e2e.conftest import CODE, FULL_ORDER, eventually
 from tests.fakes.zalo import FakeZalo, follow_event, text_event
@@ -80,15 +82,18 @@ async def test_a_rate_limited_send_is_retried(zalo, service):
     assert sum("Xin chào" in t for t in zalo.texts) == 1
 
 
-async def test_a_cooperative_manages_stock_from_zalo_and_confirms_by_number(zalo, service, sessions):
-    from catalog.accounts import create_invite
-    from catalog.queries import get_cooperative, get_product
-
+async def link_manager(zalo: FakeZalo, service, sessions, coop: str, role: str, user: str, command: str) -> None:
+    """A Zalo account linked to a cooperative with a fresh code, sent as `command` ("/lienket" or "lien ket")."""
     async with sessions.begin() as session:
-        code = await create_invite(session, await get_cooperative(session, "TIENPHAT"), "owner", "test")
+        code = await create_invite(session, await get_cooperative(session, coop), role, "test")
+    linked = sum("Đã liên kết" in t for t in zalo.texts)
+    await say(zalo, service, text_event(user, f"{command} {code}"))
+    await eventually(lambda: sum("Đã liên kết" in t for t in zalo.texts) > linked)
+
+
+async def test_a_cooperative_manages_stock_from_zalo_and_confirms_by_number(zalo, service, sessions):
     manager = "1357924680111213"
-    await say(zalo, service, text_event(manager, f"lien ket {code}"))
-    await eventually(lambda: any("Đã liên kết" in t for t in zalo.texts))
+    await link_manager(zalo, service, sessions, "TIENPHAT", "owner", manager, "lien ket")
     await say(zalo, service, text_event(manager, "ca chua con 120 ky"))
     await eventually(lambda: any("Cà chua: đang có 120 kg" in t for t in zalo.texts))
     await say(zalo, service, text_event(manager, "gia ca chua 300k"))
@@ -102,14 +107,8 @@ async def test_a_cooperative_manages_stock_from_zalo_and_confirms_by_number(zalo
 
 
 async def test_when_a_name_fits_several_of_its_products_the_cooperative_picks_one_by_number(zalo, service, sessions):
-    from catalog.accounts import create_invite
-    from catalog.queries import get_cooperative, get_product
-
-    async with sessions.begin() as session:
-        code = await create_invite(session, await get_cooperative(session, "HAMDUC"), "staff", "test")
     manager = "1357924680111214"
-    await say(zalo, service, text_event(manager, f"/lienket {code}"))
-    await eventually(lambda: any("Đã liên kết" in t for t in zalo.texts))
+    await link_manager(zalo, service, sessions, "HAMDUC", "staff", manager, "/lienket")
     await say(zalo, service, text_event(manager, "/nhap thanh long ham duc 100"))
     asked = await eventually(lambda: next((t for t in zalo.texts if "Sản phẩm nào" in t), None))
     assert "1. Thanh long ruột đỏ Hàm Đức" in asked and "2. Thanh long ruột trắng Hàm Đức" in asked

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import listen
+
 DEFAULT_TOKEN = "test-page-token"
 DEFAULT_PAGE_ID = "111111111111111"
 VERSION = "v25.0"
@@ -109,11 +111,7 @@ class FakeGraph:
     async def start(self) -> FakeGraph:
         app = web.Application()
         app.router.add_post("/{version}/{page}/messages", self._messages)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await listen(app)
         return self
 
     async def close(self) -> None:

@@ -25,6 +25,7 @@ import aiohttp
 from aiohttp import web
 
 from channels.zalo import TokenPair
+from tests.fakes.server import listen
 
 APP_ID = "3349222483842580322"
 APP_SECRET = "test-app-secret"
@@ -169,11 +170,7 @@ class FakeZalo:
         app.router.add_post("/v2.0/oa/message", self._v2_message)
         app.router.add_get("/v3.0/oa/user/detail", self._user_detail)
         app.router.add_post("/v4/oa/access_token", self._access_token)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await listen(app)
         return self
 
     async def close(self) -> None:
