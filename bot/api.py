@@ -14,7 +14,7 @@ from bot import metrics
 from bot.keys import CHANNELS, SESSIONS, SETTINGS
 from catalog.models import Product
 from catalog.queries import get_product, list_products
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from orders.placing import find_order, list_orders
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,17 @@ def order_json(order: Order) -> dict[str, Any]:
     """An order in the admin API's shape."""
     return {
         "code": order.code,
+        "checkout_code": order.checkout_code,
         "status": order.status,
         "payment_method": order.payment_method,
         "payment_status": order.payment_status,
-        "buyer": {"name": order.buyer_name, "phone": order.buyer_phone, "address": order.buyer_address},
+        "buyer": {
+            "name": order.buyer_name,
+            "phone": order.buyer_phone,
+            "address": order.buyer_address,
+            "province": order.province,
+            "ward": order.ward,
+        },
         "lines": [
             {
                 "sku": line.sku,
@@ -62,12 +69,36 @@ def order_json(order: Order) -> dict[str, Any]:
         "shipping_fee": order.shipping_fee,
         "total": order.total,
         "partner": {"code": order.partner.code, "name": order.partner.name} if order.partner else None,
+        "tracking_number": order.tracking_number,
         "created_at": order.created_at.isoformat(),
-        "events": [
-            {"at": e.at.isoformat(), "from": e.from_status, "to": e.to_status, "by": e.by, "note": e.note}
-            for e in order.events
-        ],
+        "events": [_event_json(e) for e in order.events],
     }
+
+
+def _event_json(event: OrderEvent) -> dict[str, Any]:
+    return {
+        "at": event.at.isoformat(),
+        "from": event.from_status,
+        "to": event.to_status,
+        "by": event.by,
+        "note": event.note,
+    }
+
+
+def partner_view(order: Order, partner_id: int) -> dict[str, Any]:
+    """An order as one partner may see it: its own status with the order and only its own events.
+
+    A partner that rejected an order or let it expire still sees it, as rejected or expired, never where it
+    went next (partners never see each other's orders).
+    """
+    view = order_json(order)
+    mine = [e for e in order.events if e.partner_id == partner_id]
+    if order.partner_id != partner_id and mine:
+        view["status"] = mine[-1].to_status
+        view["partner"] = None
+        view["tracking_number"] = None
+    view["events"] = [_event_json(e) for e in mine]
+    return view
 
 
 def error(status: int, reason: str) -> web.Response:

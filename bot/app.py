@@ -15,6 +15,7 @@ from bot.channel_setup import build_channels
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.delivery import Deliverer
 from bot.keys import CHANNELS, DELIVERER, ENGINE, SEARCH, SESSIONS, SETTINGS
+from bot.order_news import announce_next
 from bot.settings import Settings
 from bot.turns import handle_next, receive
 from bot.workers import Worker
@@ -62,10 +63,18 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         done = await handle_next(app[SESSIONS], app[SEARCH], settings.default_locale)
         if done:
             outbox.wake()
+            news.wake()
+        return done
+
+    async def next_news() -> bool:
+        done = await announce_next(app[SESSIONS])
+        if done:
+            outbox.wake()
         return done
 
     inbox = Worker("inbox", next_turn)
     outbox = Worker("outbox", lambda: app[DELIVERER].deliver_next(), idle=0.5)
+    news = Worker("order news", next_news)
 
     async def store(incomings: list[Incoming]) -> int:
         new = [event for event in [await receive(app[SESSIONS], incoming) for incoming in incomings] if event]
@@ -89,6 +98,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         # HTX_WORKERS=0 makes a process that only answers HTTP, for a deployment whose turns run elsewhere.
         count = min(settings.workers, 1) if settings.database_url.startswith("sqlite") else settings.workers
         tasks = [asyncio.create_task(inbox.run()) for _ in range(count)]
+        if count:
+            tasks.append(asyncio.create_task(news.run()))
         if channels and count:
             tasks.append(asyncio.create_task(outbox.run()))
         yield

@@ -1,4 +1,4 @@
-"""The `htx` command: serve, migrate, demo, nlu."""
+"""The `htx` command: serve, migrate, demo, nlu, and the admin sub-commands (coop, partner, catalog)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot import logs
+from bot import logs, partner_cli
 from bot.app import create_app, load_demo_if_empty
 from bot.channel_setup import PLATFORMS, missing_credentials
 from bot.db import make_engine, make_sessionmaker, migrate
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     invite = coop_commands.add_parser("invite", help="print a one-time code that links a chat account")
     invite.add_argument("cooperative", help="cooperative code, e.g. HAMDUC")
     invite.add_argument("--role", choices=["owner", "staff"], default="owner")
+    partner_cli.add_commands(commands)
     webhooks = commands.add_parser("webhooks", help="register this service's webhook URLs with the platforms")
     webhooks.add_argument("action", choices=["set"])
     nlu = commands.add_parser("nlu", help="print how a message is understood, as JSON")
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(_demo(settings)))
     elif args.command == "coop":
         sys.exit(asyncio.run(_invite(settings, args.cooperative.upper(), args.role)))
+    elif args.command == "partner":
+        sys.exit(asyncio.run(partner_cli.run(settings, args)))
     elif args.command == "webhooks":
         sys.exit(asyncio.run(_set_webhooks(settings)))
     elif args.command == "nlu":

@@ -8,16 +8,16 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 
+from catalog.models import VIETNAM
+
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
 SUPPORTED = ("vi", "en")
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 _BABEL_LOCALE = {"vi": "vi_VN", "en": "en_US"}
 
 

@@ -140,16 +140,25 @@ async def _failed(sessions: async_sessionmaker[AsyncSession], event_id: int, err
 
 
 async def take_replies(sessions: async_sessionmaker[AsyncSession], event_id: int) -> list[Reply]:
-    """The replies one event produced, in order, marked sent (the web chat delivers them in its response)."""
+    """The replies one event produced, in order, marked sent (the web chat delivers them in its response).
+
+    Updates about the chat's orders written since its last message (a partner accepted, say) come first: the
+    web chat has no push, so they ride on the next answer.
+    """
     async with sessions.begin() as session:
+        event = await session.get(InboundEvent, event_id)
+        if event is None:
+            return []
+        own_replies = (OutboundMessage.inbound_id == event_id) & OutboundMessage.proactive.is_(False)
+        updates = (
+            (OutboundMessage.channel == event.channel)
+            & (OutboundMessage.chat_id == event.chat_id)
+            & OutboundMessage.proactive.is_(True)
+        )
         rows = (
             await session.scalars(
                 select(OutboundMessage)
-                .where(
-                    OutboundMessage.inbound_id == event_id,
-                    OutboundMessage.status == PENDING,
-                    OutboundMessage.proactive.is_(False),
-                )
+                .where(OutboundMessage.status == PENDING, own_replies | updates)
                 .order_by(OutboundMessage.id)
             )
         ).all()

@@ -39,11 +39,19 @@ async def create_invite(session: AsyncSession, cooperative: Cooperative, role: s
     """A new one-time code for the cooperative; only its hash is stored, the code is shown once."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
+    return await new_invite(session, role, created_by, cooperative_id=cooperative.id)
+
+
+async def new_invite(
+    session: AsyncSession, role: str, created_by: str, cooperative_id: int | None = None, partner_id: int | None = None
+) -> str:
+    """A new one-time code for a cooperative or a partner trading cooperative; returns the code, stores its hash."""
     code = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
     session.add(
         InviteCode(
             code_hash=_hash(code),
-            cooperative_id=cooperative.id,
+            cooperative_id=cooperative_id,
+            partner_id=partner_id,
             role=role,
             created_by=created_by,
             expires_at=utcnow() + CODE_LIFETIME,
@@ -54,7 +62,15 @@ async def create_invite(session: AsyncSession, cooperative: Cooperative, role: s
 
 
 async def link(session: AsyncSession, channel: str, user_id: str, code: str) -> CoopAccount:
-    """Spend a code to make this chat account act for its cooperative, or raise `LinkRefused`.
+    """Spend a cooperative's code to make this chat account act for it, or raise `LinkRefused`."""
+    invite = await spend(session, channel, user_id, code)
+    if invite.cooperative_id is None:
+        raise LinkRefused("unknown")
+    return await attach(session, channel, user_id, invite)
+
+
+async def spend(session: AsyncSession, channel: str, user_id: str, code: str) -> InviteCode:
+    """Check a code and mark it used by this chat account, or raise `LinkRefused`.
 
     Every try is recorded; after `MAX_FAILED_ATTEMPTS` wrong codes in `ATTEMPT_WINDOW` the account must wait.
     """
@@ -84,6 +100,12 @@ async def link(session: AsyncSession, channel: str, user_id: str, code: str) -> 
         await session.flush()
         raise LinkRefused(reason or "unknown")
     invite.used_at, invite.used_by = utcnow(), f"{channel}:{user_id}"
+    return invite
+
+
+async def attach(session: AsyncSession, channel: str, user_id: str, invite: InviteCode) -> CoopAccount:
+    """Make this chat account act for the spent invite's cooperative, with the invite's role."""
+    assert invite.cooperative_id is not None
     account = await account_of(session, channel, user_id)
     if account is None:
         account = CoopAccount(channel=channel, user_id=user_id, cooperative_id=invite.cooperative_id, role=invite.role)

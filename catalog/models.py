@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
@@ -35,9 +36,17 @@ NAMING = {
 Quantity = Numeric(12, 3)
 
 
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
 def utcnow() -> datetime:
     """Timezone-aware now, the only clock the data layer uses."""
     return datetime.now(UTC)
+
+
+def vietnam_day(moment: datetime | None = None) -> date:
+    """The calendar day in Vietnam at a moment (now by default): daily capacities and summaries count by it."""
+    return (moment or utcnow()).astimezone(VIETNAM).date()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -125,13 +134,15 @@ class CoopAccount(Base):
 
 
 class InviteCode(Base):
-    """A one-time code that links a chat account to a cooperative; only its hash is stored."""
+    """A one-time code that links a chat account to a cooperative, or a chat to a partner trading cooperative
+    (`partner_id`, orders/partner_accounts.py); only its hash is stored."""
 
     __tablename__ = "invite_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     role: Mapped[str] = mapped_column(String(10))
     created_by: Mapped[str] = mapped_column(String(160))
     expires_at: Mapped[datetime] = mapped_column()

@@ -31,7 +31,7 @@ from telegram.error import (
 )
 
 from channels.base import MAX_BODY, Delivery, SendError, Store, absolute_url, read_limited
-from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Reply, Text
+from channels.types import Button, Buttons, Card, Cards, Event, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,8 @@ def render(reply: Reply, public_url: str | None = None) -> list[dict[str, Any]]:
             if photo is not None:
                 return [_photo(photo, caption)]
             return [_message(caption)] if caption and caption.strip() else []
+        case Event():
+            return []  # for partners' systems only
 
 
 def photo_source(url: str | None, public_url: str | None = None) -> str | None:

@@ -79,7 +79,15 @@ class Image:
     caption: str | None = None
 
 
-Reply = Text | Buttons | Cards | Image
+@dataclass(frozen=True)
+class Event:
+    """A machine-readable event for a partner's own system (a signed webhook); chat platforms never get one."""
+
+    name: str
+    data: dict[str, Any]
+
+
+Reply = Text | Buttons | Cards | Image | Event
 
 
 def reply_to_dict(reply: Reply) -> dict[str, Any]:
@@ -104,6 +112,8 @@ def reply_to_dict(reply: Reply) -> dict[str, Any]:
             }
         case Image(url=url, caption=caption):
             return {"type": "image", "url": url, "caption": caption}
+        case Event(name=name, data=data):
+            return {"type": "event", "name": name, "data": data}
 
 
 def reply_from_dict(data: dict[str, Any]) -> Reply:
@@ -119,6 +129,8 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
         )
     if kind == "image":
         return Image(data["url"], data["caption"])
+    if kind == "event":
+        return Event(data["name"], data["data"])
     raise ValueError(f"unknown reply type {kind!r}")
 
 

@@ -29,7 +29,7 @@ import httpx
 from aiohttp import web
 
 from channels.base import MAX_BODY, Delivery, SendError, Store, absolute_url, read_limited, split_text
-from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Reply, Text
+from channels.types import Button, Buttons, Card, Cards, Event, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +303,8 @@ def render(
                 return [_text(user_id, chunk) for chunk in chunks], []
             first = _image(user_id, absolute, chunks[0] if chunks else None)
             return [first, *(_text(user_id, chunk) for chunk in chunks[1:])], []
+        case Event():
+            return [], []  # for partners' systems only
 
 
 def _cards(

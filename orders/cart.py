@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 
 from sqlalchemy import delete, select
@@ -76,6 +76,13 @@ async def remove_from_cart(session: AsyncSession, customer: Customer, product: P
 async def clear_cart(session: AsyncSession, customer: Customer) -> None:
     """Empty the cart."""
     await session.execute(delete(CartLine).where(CartLine.customer_id == customer.id))
+
+
+async def remove_lines(session: AsyncSession, customer: Customer, product_ids: Collection[int]) -> None:
+    """Take these products out of the cart (the ones just ordered), keeping the rest."""
+    await session.execute(
+        delete(CartLine).where(CartLine.customer_id == customer.id, CartLine.product_id.in_(list(product_ids)))
+    )
 
 
 def line_amount(unit_price: int, quantity: Decimal) -> int:

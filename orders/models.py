@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.models import Base, Product, Quantity, utcnow
@@ -42,28 +42,83 @@ class CartLine(Base):
 
 
 class Partner(Base):
-    """A partner trading cooperative (HTX thương mại) that delivers orders in some provinces."""
+    """A partner trading cooperative (HTX thương mại): where it delivers, what it carries, what it charges.
+
+    Routing (orders/routing.py) reads these rules; `load` counts the orders routed to it on `load_day`.
+    """
 
     __tablename__ = "partners"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Provinces served; empty means every province no other partner serves.
+    # Provinces served (post-2025 names, as address.locate gives them); empty means the whole country.
     provinces: Mapped[list[str]] = mapped_column(default=list)
+    # Wards (communes) served, when the partner covers only part of its provinces; empty means all of them.
+    wards: Mapped[list[str]] = mapped_column(default=list)
+    # Product categories carried ("thanh long", "rau"); empty means every category.
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    min_order: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    daily_capacity: Mapped[int | None] = mapped_column(Integer)
     shipping_fee: Mapped[int] = mapped_column(Integer)
     free_shipping_from: Mapped[int | None] = mapped_column(Integer)
-    fruit_only: Mapped[bool] = mapped_column(default=False)
+    accept_timeout_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
     by_carrier: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Signed webhooks (docs/partner-webhooks.md): where to POST order events, and the key that signs them.
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    load_day: Mapped[date | None] = mapped_column(Date)
+    load: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class PartnerAccount(Base):
+    """A chat (a Telegram group, a Zalo account) where a partner receives and acts on its orders."""
+
+    __tablename__ = "partner_accounts"
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    linked_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    partner: Mapped[Partner] = relationship(lazy="joined")
+
+
+class PartnerToken(Base):
+    """A bearer token of the partner API; only its SHA-256 is stored, and it can be revoked."""
+
+    __tablename__ = "partner_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
 
 
 class Order(Base):
-    """A confirmed order: buyer details and money as they were when the buyer confirmed."""
+    """A confirmed order: buyer details and money as they were when the buyer confirmed.
+
+    One partner delivers one order; a cart no single partner can take becomes several orders that share
+    `checkout_code` (the code of the first).
+    """
 
     __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_status_routed_at", "status", "routed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(8), unique=True)
+    checkout_code: Mapped[str] = mapped_column(String(8), index=True, server_default="")
+    # Where the buyer confirmed: their updates go back to that chat, in that language.
+    channel: Mapped[str] = mapped_column(String(20), server_default="")
+    chat_id: Mapped[str] = mapped_column(String(128), server_default="")
+    locale: Mapped[str] = mapped_column(String(8), server_default="vi")
+    province: Mapped[str | None] = mapped_column(String(100))
+    ward: Mapped[str | None] = mapped_column(String(100))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     status: Mapped[str] = mapped_column(String(20))
     payment_method: Mapped[str] = mapped_column(String(20))
@@ -74,7 +129,9 @@ class Order(Base):
     subtotal: Mapped[int] = mapped_column(Integer)
     shipping_fee: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
-    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    routed_at: Mapped[datetime | None] = mapped_column()
+    tracking_number: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     lines: Mapped[list[OrderLine]] = relationship(
@@ -106,6 +163,7 @@ class OrderEvent(Base):
     """One status change of an order: who, when, from, to and why."""
 
     __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_announced", "announced"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
@@ -114,3 +172,20 @@ class OrderEvent(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     by: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
+    # The partner responsible when it happened (who rejected, who let it expire, who delivered).
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    # Told to the buyer, the partner and the cooperatives yet (bot/order_news.py)?
+    announced: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class DailySummary(Base):
+    """A daily summary already sent, one per day and recipient, so several processes send it once."""
+
+    __tablename__ = "daily_summaries"
+    __table_args__ = (UniqueConstraint("day", "recipient"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    # "partner:CODE" or "cooperative:CODE".
+    recipient: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,10 +11,12 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.models import Product
-from orders.cart import NotEnoughStock, cart_lines, clear_cart, line_amount
-from orders.models import Customer, Order, OrderLine
-from orders.status import CANCELLED, PENDING, change_status
+from catalog.models import Product, vietnam_day
+from orders.cart import NotEnoughStock, cart_lines, line_amount, remove_lines
+from orders.lifecycle import give_to
+from orders.models import CartLine, Customer, Order, OrderLine
+from orders.routing import Line, Plan, active_partners, plan, take_capacity
+from orders.status import CANCELLED, NEW, TRANSITIONS, change_status
 
 CODE_ALPHABET = string.digits + string.ascii_uppercase
 CASH_ON_DELIVERY = "cod"
@@ -23,11 +25,22 @@ UNPAID = "unpaid"
 
 @dataclass(frozen=True)
 class Buyer:
-    """Who receives the order and where."""
+    """Who receives the order and where; province and ward (post-2025 units) decide who can deliver."""
 
     name: str
     phone: str
     address: str
+    province: str | None = None
+    ward: str | None = None
+
+
+@dataclass(frozen=True)
+class Chat:
+    """Where the buyer confirmed: every update about the order goes back there, in that language."""
+
+    channel: str
+    chat_id: str
+    locale: str = "vi"
 
 
 class EmptyCart(ValueError):
@@ -46,55 +59,109 @@ class CannotCancel(ValueError):
         self.order = order
 
 
+class PlanChanged(ValueError):
+    """Delivery is no longer what the buyer was shown (a partner filled up, a price or rule changed)."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__("the delivery plan changed")
+        self.plan = plan
+
+
+class NothingDeliverable(ValueError):
+    """No partner delivers any line of the cart to that address."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__("nothing in the cart can be delivered there")
+        self.plan = plan
+
+
 def new_order_code() -> str:
     """A fresh order code, `DH` and six characters of 0-9A-Z."""
     return "DH" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
 
 
-async def place_order(
-    session: AsyncSession, customer: Customer, buyer: Buyer, payment_method: str = CASH_ON_DELIVERY
-) -> Order:
-    """Reserve stock for every cart line and store the order, all or nothing.
+async def delivery_plan(session: AsyncSession, lines: Sequence[CartLine], buyer: Buyer) -> Plan:
+    """How these cart lines would be delivered to the buyer's address today."""
+    routed = [
+        Line(line.product_id, line.product.category, line_amount(line.product.price, line.quantity)) for line in lines
+    ]
+    return plan(routed, buyer.province, buyer.ward, await active_partners(session), vietnam_day())
 
-    Each reservation is one conditional UPDATE, so concurrent buyers can never oversell (DESIGN §6).
-    Raises `EmptyCart`, or `NotEnoughStock` for the first line that no longer fits (nothing is kept).
+
+async def place_order(
+    session: AsyncSession,
+    customer: Customer,
+    buyer: Buyer,
+    chat: Chat,
+    agreed: list[list[object]] | None = None,
+    payment_method: str = CASH_ON_DELIVERY,
+) -> list[Order]:
+    """Reserve stock, claim partner capacity and store one order per delivering partner, all or nothing.
+
+    Each reservation and each capacity claim is one conditional UPDATE, so concurrent buyers can never
+    oversell nor overfill a partner (DESIGN §6). With `agreed` (the `Plan.signature()` the buyer was shown),
+    raises `PlanChanged` when delivery would now differ. Lines nobody delivers there stay in the cart.
+    Raises `EmptyCart`, `NothingDeliverable`, or `NotEnoughStock` for the first line that no longer fits.
     """
     lines = await cart_lines(session, customer)
     if not lines:
         raise EmptyCart()
+    chosen = await delivery_plan(session, lines, buyer)
+    if agreed is not None and chosen.signature() != agreed:
+        raise PlanChanged(chosen)
+    if not chosen.parcels:
+        raise NothingDeliverable(chosen)
+    by_product = {line.product_id: line for line in lines}
+    day = vietnam_day()
+    orders: list[Order] = []
     async with session.begin_nested():
-        order = Order(
-            code=await _unused_code(session),
-            customer_id=customer.id,
-            payment_method=payment_method,
-            payment_status=UNPAID,
-            buyer_name=buyer.name,
-            buyer_phone=buyer.phone,
-            buyer_address=buyer.address,
-            shipping_fee=0,
-        )
-        # Lock products in one global order (by id) so two carts can never deadlock on PostgreSQL.
-        for line in sorted(lines, key=lambda line: line.product_id):
+        # Lock rows in one global order (products by id, then partners by id) so two checkouts never deadlock.
+        placed = sorted(pid for parcel in chosen.parcels for pid in parcel.product_ids)
+        for product_id in placed:
+            line = by_product[product_id]
             await _reserve(session, line.product, line.quantity)
-        order.lines = [
-            OrderLine(
-                product_id=line.product.id,
-                sku=line.product.sku,
-                name=line.product.name,
-                unit=line.product.unit,
-                unit_price=line.product.price,
-                quantity=line.quantity,
-                amount=line_amount(line.product.price, line.quantity),
+        for parcel in sorted(chosen.parcels, key=lambda parcel: parcel.partner.id):
+            if not await take_capacity(session, parcel.partner, day):
+                raise PlanChanged(await delivery_plan(session, lines, buyer))
+        for parcel in chosen.parcels:
+            order = Order(
+                code=await _unused_code(session),
+                customer_id=customer.id,
+                channel=chat.channel,
+                chat_id=chat.chat_id,
+                locale=chat.locale,
+                payment_method=payment_method,
+                payment_status=UNPAID,
+                buyer_name=buyer.name,
+                buyer_phone=buyer.phone,
+                buyer_address=buyer.address,
+                province=buyer.province,
+                ward=buyer.ward,
+                shipping_fee=parcel.fee,
             )
-            for line in lines
-        ]
-        order.subtotal = sum(line.amount for line in order.lines)
-        order.total = order.subtotal + order.shipping_fee
-        change_status(order, PENDING, by="buyer", note="buyer confirmed")
-        session.add(order)
-        await clear_cart(session, customer)
+            order.checkout_code = orders[0].code if orders else order.code
+            order.lines = [_snapshot(by_product[product_id]) for product_id in parcel.product_ids]
+            order.subtotal = sum(line.amount for line in order.lines)
+            order.total = order.subtotal + order.shipping_fee
+            change_status(order, NEW, by="buyer", note="buyer confirmed")
+            await give_to(session, order, parcel.partner)
+            session.add(order)
+            orders.append(order)
+        await remove_lines(session, customer, placed)
         await session.flush()
-    return order
+    return orders
+
+
+def _snapshot(line: CartLine) -> OrderLine:
+    return OrderLine(
+        product_id=line.product.id,
+        sku=line.product.sku,
+        name=line.product.name,
+        unit=line.product.unit,
+        unit_price=line.product.price,
+        quantity=line.quantity,
+        amount=line_amount(line.product.price, line.quantity),
+    )
 
 
 async def _reserve(session: AsyncSession, product: Product, quantity: Decimal) -> None:
@@ -109,7 +176,8 @@ async def _reserve(session: AsyncSession, product: Product, quantity: Decimal) -
         raise NotEnoughStock(product, product.stock)
 
 
-async def _release(session: AsyncSession, order: Order) -> None:
+async def release_stock(session: AsyncSession, order: Order) -> None:
+    """Give an order's reserved quantities back to the products' stock."""
     for line in order.lines:
         await session.execute(
             update(Product)
@@ -157,7 +225,7 @@ async def list_orders(session: AsyncSession, limit: int = 100, offset: int = 0) 
 
 def can_cancel(order: Order) -> bool:
     """A buyer may cancel until a partner has accepted."""
-    return order.status == PENDING
+    return CANCELLED in TRANSITIONS[order.status]
 
 
 async def cancel_order(session: AsyncSession, customer: Customer, code: str, by: str = "buyer") -> Order:
@@ -170,6 +238,6 @@ async def cancel_order(session: AsyncSession, customer: Customer, code: str, by:
     if not can_cancel(order):
         raise CannotCancel(order)
     change_status(order, CANCELLED, by=by, note="cancelled by the buyer")
-    await _release(session, order)
+    await release_stock(session, order)
     await session.flush()
     return order

@@ -11,10 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Product
 from orders.models import Order, OrderLine
-from orders.status import ACCEPTED, CANCELLED, PENDING, REJECTED
-
-# Orders whose goods have not left the cooperative yet.
-HOLDING = (PENDING, ACCEPTED)
+from orders.status import CANCELLED, HOLDING, RETURNED
 
 
 async def reserved(session: AsyncSession, product_ids: Iterable[int]) -> dict[int, Decimal]:
@@ -23,7 +20,7 @@ async def reserved(session: AsyncSession, product_ids: Iterable[int]) -> dict[in
     rows = await session.execute(
         select(OrderLine.product_id, func.sum(OrderLine.quantity))
         .join(Order, Order.id == OrderLine.order_id)
-        .where(OrderLine.product_id.in_(ids), Order.status.in_(HOLDING))
+        .where(OrderLine.product_id.in_(ids), Order.status.in_(list(HOLDING)))
         .group_by(OrderLine.product_id)
     )
     held = {product_id: Decimal(total) for product_id, total in rows.all()}
@@ -41,7 +38,7 @@ async def orders_for_cooperative(
     )
     query = (
         select(Order)
-        .where(Order.id.in_(mine), or_(Order.status.in_(HOLDING), Order.created_at >= since))
+        .where(Order.id.in_(mine), or_(Order.status.in_(list(HOLDING)), Order.created_at >= since))
         .order_by(Order.id.desc())
         .limit(limit)
     )
@@ -53,7 +50,7 @@ async def sales_by_product(
 ) -> list[tuple[str, str, Decimal, int]]:
     """(name, unit, quantity, amount) sold per product of a cooperative since a moment, best-selling first.
 
-    Orders that were cancelled or not accepted do not count.
+    Orders that were cancelled, or whose goods came back, do not count.
     """
     rows = await session.execute(
         select(OrderLine.name, OrderLine.unit, func.sum(OrderLine.quantity), func.sum(OrderLine.amount))
@@ -62,7 +59,7 @@ async def sales_by_product(
         .where(
             Product.cooperative_id == cooperative_id,
             Order.created_at >= since,
-            Order.status.not_in((CANCELLED, REJECTED)),
+            Order.status.not_in((CANCELLED, RETURNED)),
         )
         .group_by(OrderLine.name, OrderLine.unit)
         .order_by(func.sum(OrderLine.amount).desc())

@@ -11,18 +11,29 @@ from bot.flows.cart import explain_shortage
 from bot.flows.cart import show as show_cart
 from bot.flows.coop_admin import alert_low_stock
 from bot.flows.menu import menu_buttons
+from bot.nlu.address import locate
 from bot.nlu.slots import clean_address, clean_name, normalize_phone
 from catalog.models import Product
 from channels.types import Button
 from orders.cart import NotEnoughStock, cart_lines, line_amount
-from orders.placing import CASH_ON_DELIVERY, Buyer, EmptyCart, place_order
+from orders.placing import (
+    CASH_ON_DELIVERY,
+    Buyer,
+    Chat,
+    EmptyCart,
+    NothingDeliverable,
+    PlanChanged,
+    delivery_plan,
+    place_order,
+)
 
 log = logging.getLogger(__name__)
 
-NAME, PHONE, ADDRESS, PAYMENT, CONFIRM = (
+NAME, PHONE, ADDRESS, PROVINCE, PAYMENT, CONFIRM = (
     "checkout.name",
     "checkout.phone",
     "checkout.address",
+    "checkout.province",
     "checkout.payment",
     "checkout.confirm",
 )
@@ -41,6 +52,9 @@ def remember_slots(ctx: Context) -> None:
     for key in ("name", "phone", "address"):
         value = getattr(ctx.parsed, key)
         if value:
+            if key == "address" and value != ctx.buyer.get("address"):
+                ctx.buyer.pop("province", None)  # where it lies is read again from the new address
+                ctx.buyer.pop("ward", None)
             ctx.buyer[key] = value
 
 
@@ -82,35 +96,86 @@ async def ask_next(ctx: Context) -> str | None:
     if "address" not in buyer:
         ctx.say(_("What is the delivery address? (house number, street, ward/commune, province)"))
         return ADDRESS
+    if "province" not in buyer:
+        place = locate(buyer["address"])
+        if place is None:
+            ctx.say(
+                _(
+                    "Which province or city is that address in? Please type its name (for example: Lâm Đồng, "
+                    "Hồ Chí Minh)."
+                )
+            )
+            return PROVINCE
+        buyer["province"] = place.province
+        if place.ward:
+            buyer["ward"] = place.ward
     if "payment" not in buyer:
         ctx.say(_("How would you like to pay?"), [Button(_("Cash on delivery (COD)"), f"pay:{CASH_ON_DELIVERY}")])
         return PAYMENT
     return await summary(ctx)
 
 
-async def summary(ctx: Context) -> str:
-    """The order as it will be placed, with confirm / change / stop buttons."""
+def _buyer(ctx: Context) -> Buyer:
+    details = ctx.buyer
+    return Buyer(details["name"], details["phone"], details["address"], details.get("province"), details.get("ward"))
+
+
+async def summary(ctx: Context) -> str | None:
+    """The order as it will be placed and who delivers what for which fee, with confirm / change / stop buttons.
+
+    A cart that goes to several partners is shown as its parts; products nobody delivers to the address are
+    named before the buyer confirms (they stay in the cart).
+    """
     _ = ctx._
     lines = await cart_lines(ctx.session, ctx.customer)
-    rows = [
-        f"• {line.product.name}: {ctx.qty(line.quantity)} {line.product.unit}"
-        f" = {ctx.money(line_amount(line.product.price, line.quantity))}"
-        for line in lines
+    buyer = _buyer(ctx)
+    plan = await delivery_plan(ctx.session, lines, buyer)
+    by_product = {line.product_id: line for line in lines}
+
+    def row(product_id: int) -> str:
+        line = by_product[product_id]
+        amount = line_amount(line.product.price, line.quantity)
+        return f"• {line.product.name}: {ctx.qty(line.quantity)} {line.product.unit} = {ctx.money(amount)}"
+
+    missing = ", ".join(by_product[pid].product.name for pid in plan.undeliverable)
+    if not plan.parcels:
+        ctx.say(
+            _("Sorry, no trading cooperative delivers {products} to {province} yet.").format(
+                products=missing, province=buyer.province
+            ),
+            [Button(_("Change details"), "edit"), Button(_("View cart"), "cart"), Button(_("Main menu"), "menu")],
+        )
+        ctx.data.pop("plan", None)
+        return None
+    text = [_("Please check your order:")]
+    for number, parcel in enumerate(plan.parcels, start=1):
+        if len(plan.parcels) > 1:
+            text.append(
+                _("Part {number} of {count}, delivered by {partner}:").format(
+                    number=number, count=len(plan.parcels), partner=parcel.partner.name
+                )
+            )
+        else:
+            text.append(_("Delivered by {partner}:").format(partner=parcel.partner.name))
+        text += [row(product_id) for product_id in parcel.product_ids]
+        text.append(_("Shipping fee: {fee}").format(fee=ctx.money(parcel.fee) if parcel.fee else _("free")))
+    if missing:
+        text.append(
+            _("Cannot be delivered to {province}: {products} (they stay in your cart).").format(
+                province=buyer.province, products=missing
+            )
+        )
+    total = sum(parcel.subtotal + parcel.fee for parcel in plan.parcels)
+    text += [
+        _("Total to pay: {total}").format(total=ctx.money(total)),
+        _("Receiver: {name}, {phone}").format(name=buyer.name, phone=buyer.phone),
+        _("Address: {address}").format(address=buyer.address),
+        _("Payment: cash on delivery"),
     ]
-    total = sum(line_amount(line.product.price, line.quantity) for line in lines)
-    buyer = ctx.buyer
-    text = "\n".join(
-        [
-            _("Please check your order:"),
-            *rows,
-            _("Total: {total} (shipping fee confirmed by the delivering cooperative)").format(total=ctx.money(total)),
-            _("Receiver: {name}, {phone}").format(name=buyer["name"], phone=buyer["phone"]),
-            _("Address: {address}").format(address=buyer["address"]),
-            _("Payment: cash on delivery"),
-        ]
-    )
+    ctx.data["plan"] = plan.signature()
     ctx.say(
-        text, [Button(_("Confirm order"), "confirm"), Button(_("Change details"), "edit"), Button(_("Stop"), "abort")]
+        "\n".join(text),
+        [Button(_("Confirm order"), "confirm"), Button(_("Change details"), "edit"), Button(_("Stop"), "abort")],
     )
     return CONFIRM
 
@@ -158,6 +223,19 @@ address_answer = detail_answer(
 )
 
 
+def _province_of(text: str) -> str | None:
+    place = locate(text)
+    return place.province if place else None
+
+
+province_answer = detail_answer(
+    "province",
+    PROVINCE,
+    _province_of,
+    lambda ctx: ctx._("I do not know that province. Please type its name, for example: Lâm Đồng."),
+)
+
+
 async def payment_answer(ctx: Context) -> str | None:
     """Cash on delivery by button or words; bank transfer is not offered yet."""
     text = " ".join(ctx.parsed.words) if ctx.parsed else ""
@@ -182,25 +260,46 @@ async def confirm_answer(ctx: Context) -> str | None:
 async def _place(ctx: Context) -> str | None:
     _ = ctx._
     buyer = ctx.buyer
+    chat = Chat(ctx.incoming.channel, ctx.incoming.chat_id, ctx.locale)
     try:
-        order = await place_order(ctx.session, ctx.customer, Buyer(buyer["name"], buyer["phone"], buyer["address"]))
+        orders = await place_order(ctx.session, ctx.customer, _buyer(ctx), chat, agreed=ctx.data.get("plan"))
     except EmptyCart:
         return nothing_to_check_out(ctx)
     except NotEnoughStock as short:
         explain_shortage(ctx, short)
         return await show_cart(ctx)
-    ordered = [await ctx.session.get(Product, line.product_id) for line in order.lines]
+    except (PlanChanged, NothingDeliverable):
+        ctx.say(_("Delivery has changed since you looked (a trading cooperative is full today). Please check again."))
+        return await summary(ctx)
+    ordered = [await ctx.session.get(Product, line.product_id) for order in orders for line in order.lines]
     await alert_low_stock(ctx, [product for product in ordered if product is not None])
     ctx.customer.name, ctx.customer.phone, ctx.customer.address = buyer["name"], buyer["phone"], buyer["address"]
     ctx.data.pop("buyer", None)
-    ctx.data["last_order"] = order.code
-    log.info("order placed", extra={"order": order.code, "channel": ctx.incoming.channel})
+    ctx.data.pop("plan", None)
+    ctx.data["last_order"] = orders[0].code
+    for order in orders:
+        log.info("order placed", extra={"order": order.code, "channel": ctx.incoming.channel})
+    rows = [
+        _("• {code}: {total}, delivered by {partner}").format(
+            code=order.code, total=ctx.money(order.total), partner=order.partner.name if order.partner else "?"
+        )
+        for order in orders
+    ]
     ctx.say(
-        _(
-            "Thank you! Your order {code} is placed: {total}, cash on delivery. A trading cooperative will "
-            'confirm delivery soon. Type "kiểm tra đơn {code}" to follow it.'
-        ).format(code=order.code, total=ctx.money(order.total)),
-        [Button(_("Order status"), f"status:{order.code}"), Button(_("Main menu"), "menu")],
+        "\n".join(
+            [
+                _("Thank you! Your order is placed, cash on delivery:"),
+                *rows,
+                _(
+                    "We will tell you here when the trading cooperative accepts it. "
+                    'Type "kiểm tra đơn {code}" to follow it.'
+                ).format(code=orders[0].code),
+            ]
+        ),
+        [
+            *(Button(_("Order {code}").format(code=order.code), f"status:{order.code}") for order in orders[:2]),
+            Button(_("Main menu"), "menu"),
+        ],
     )
     return None
 
@@ -233,6 +332,7 @@ FLOW = Flow(
         NAME: name_answer,
         PHONE: phone_answer,
         ADDRESS: address_answer,
+        PROVINCE: province_answer,
         PAYMENT: payment_answer,
         CONFIRM: confirm_answer,
     },

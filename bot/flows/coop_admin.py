@@ -16,10 +16,10 @@ from decimal import Decimal
 from bot import charts
 from bot.context import NOT_MINE, Context
 from bot.flows import Flow, coop_new_product
-from bot.flows.orders import status_name
 from bot.i18n import VIETNAM
 from bot.nlu.numbers import parse_price
 from bot.nlu.parse import Item, parse
+from bot.order_texts import status_name
 from catalog import accounts, changes
 from catalog.models import CoopAccount, Product
 from catalog.queries import list_products, search_entry
@@ -225,7 +225,7 @@ async def cooperative_orders(ctx: Context, account: CoopAccount, rest: str) -> s
         lines = ", ".join(
             f"{line.name} {ctx.qty(line.quantity)} {line.unit}" for line in order.lines if line.product_id in products
         )
-        rows.append(f"• {order.code} ({ctx.when(order.created_at)}, {status_name(ctx, order.status)}): {lines}")
+        rows.append(f"• {order.code} ({ctx.when(order.created_at)}, {status_name(order.status, ctx.locale)}): {lines}")
     ctx.say(ctx._("Orders with {coop}'s products:").format(coop=account.cooperative.name) + "\n" + "\n".join(rows))
     return None
 

@@ -6,24 +6,10 @@ from bot.context import Context
 from bot.flows import Flow
 from bot.flows.menu import menu_buttons
 from bot.i18n import when
+from bot.order_texts import status_name
 from channels.types import Button
 from orders.models import Order
 from orders.placing import CannotCancel, OrderNotFound, can_cancel, cancel_order, customer_orders, find_order
-from orders.status import ACCEPTED, CANCELLED, DELIVERED, PENDING, REJECTED, SHIPPING
-
-
-def status_name(ctx: Context, status: str) -> str:
-    """An order status in words a buyer understands."""
-    _ = ctx._
-    names = {
-        PENDING: _("waiting for a trading cooperative to accept"),
-        ACCEPTED: _("accepted, being prepared"),
-        SHIPPING: _("on its way"),
-        DELIVERED: _("delivered"),
-        CANCELLED: _("cancelled"),
-        REJECTED: _("not accepted by the cooperatives"),
-    }
-    return names.get(status, status)
 
 
 def order_buttons(ctx: Context, order: Order) -> list[Button]:
@@ -41,7 +27,7 @@ async def my_orders(ctx: Context) -> str | None:
         ctx.say(ctx._("You have no orders yet."), menu_buttons(ctx))
         return None
     rows = [
-        f"• {o.code} ({when(o.created_at, ctx.locale)}): {ctx.money(o.total)} – {status_name(ctx, o.status)}"
+        f"• {o.code} ({when(o.created_at, ctx.locale)}): {ctx.money(o.total)} – {status_name(o.status, ctx.locale)}"
         for o in orders
     ]
     ctx.say(
@@ -65,7 +51,7 @@ async def status(ctx: Context) -> str | None:
             _("Order {code}, placed {at}").format(code=order.code, at=when(order.created_at, ctx.locale)),
             *rows,
             _("Total: {total}").format(total=ctx.money(order.total)),
-            _("Status: {status}").format(status=status_name(ctx, order.status)),
+            _("Status: {status}").format(status=status_name(order.status, ctx.locale)),
         ]
     )
     ctx.say(text, order_buttons(ctx, order))
@@ -92,7 +78,7 @@ async def cancel(ctx: Context) -> str | None:
     except CannotCancel as refused:
         ctx.say(
             ctx._("Order {code} is {status}, so it can no longer be cancelled here. Please talk to our staff.").format(
-                code=code, status=status_name(ctx, refused.order.status)
+                code=code, status=status_name(refused.order.status, ctx.locale)
             ),
             [Button(ctx._("Talk to staff"), "handoff")],
         )

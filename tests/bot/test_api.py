@@ -19,6 +19,8 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CODE = re.compile(r"\bDH[0-9A-Z]{6}\b")
 PRODUCT_KEYS = {"sku", "name", "cooperative", "unit", "price", "stock", "certifications", "ocop_stars"}
 ORDER_KEYS = {
+    "checkout_code",
+    "tracking_number",
     "code",
     "status",
     "payment_method",
@@ -158,8 +160,14 @@ async def test_an_order_placed_in_the_chat_in_the_contract_shape(client, chat):
     order = await response.json()
     assert set(order) == ORDER_KEYS
     assert re.fullmatch(r"DH[0-9A-Z]{6}", order["code"]) and order["code"] == code
-    assert (order["status"], order["payment_method"], order["payment_status"]) == ("pending", "cod", "unpaid")
-    assert order["buyer"] == {"name": "Lan", "phone": "0912345678", "address": "12 Nguyễn Tất Thành, Phan Thiết"}
+    assert (order["status"], order["payment_method"], order["payment_status"]) == ("routed", "cod", "unpaid")
+    assert order["buyer"] == {
+        "name": "Lan",
+        "phone": "0912345678",
+        "address": "12 Nguyễn Tất Thành, Phan Thiết",
+        "province": "Lâm Đồng",
+        "ward": None,
+    }
     [line] = order["lines"]
     assert set(line) == LINE_KEYS
     assert line == {
@@ -172,12 +180,14 @@ async def test_an_order_placed_in_the_chat_in_the_contract_shape(client, chat):
     }
     assert isinstance(line["quantity"], float)
     assert all(is_int(line[k]) for k in ("unit_price", "amount"))
-    assert (order["subtotal"], order["shipping_fee"], order["total"]) == (45000, 0, 45000)
+    assert (order["subtotal"], order["shipping_fee"], order["total"]) == (45000, 15000, 60000)
     assert all(is_int(order[k]) for k in ("subtotal", "shipping_fee", "total"))
-    assert order["partner"] is None
-    [event] = order["events"]
-    assert set(event) == EVENT_KEYS
-    assert (event["from"], event["to"], event["by"]) == (None, "pending", "buyer")
+    assert order["partner"] == {"code": "TM-PHANTHIET", "name": "HTX Thương mại Dịch vụ Phan Thiết"}
+    placed, routed = order["events"]
+    assert set(placed) == set(routed) == EVENT_KEYS
+    assert (placed["from"], placed["to"], placed["by"]) == (None, "new", "buyer")
+    assert (routed["from"], routed["to"], routed["by"], routed["note"]) == ("new", "routed", "system", "TM-PHANTHIET")
+    event = placed
     assert isinstance(event["note"], str | None)
     datetime.fromisoformat(order["created_at"])
     datetime.fromisoformat(event["at"])
@@ -188,7 +198,7 @@ async def test_the_raw_json_keeps_quantity_a_number_and_money_integers(client, c
     raw = await (await client.get(f"/api/v1/orders/{code}", headers=AUTH)).text()
     assert re.search(r'"quantity": 1\.5[,}]', raw)
     assert re.search(r'"amount": 45000[,}]', raw)
-    assert re.search(r'"total": 45000[,}]', raw)
+    assert re.search(r'"total": 60000[,}]', raw)
 
 
 async def test_order_timestamps_carry_a_timezone(client, chat):

@@ -166,7 +166,7 @@ async def test_sql_in_a_message_gets_a_polite_reply_and_every_table_is_still_the
     assert await rows(sessions, Customer) == 1
     code = await place_order(chat, "s1")
     async with sessions() as session:
-        assert await session.scalar(select(Order.status).where(Order.code == code)) == "pending"
+        assert await session.scalar(select(Order.status).where(Order.code == code)) == "routed"
 
 
 async def test_sql_in_an_order_code_or_a_button_finds_nobody_elses_order(chat, sessions):
@@ -181,7 +181,7 @@ async def test_sql_in_an_order_code_or_a_button_finds_nobody_elses_order(chat, s
         assert_short_and_polite(replies)
         assert code not in joined(replies) and "Xà lách" not in joined(replies)
     async with sessions() as session:
-        assert await session.scalar(select(Order.status).where(Order.code == code)) == "pending"
+        assert await session.scalar(select(Order.status).where(Order.code == code)) == "routed"
         assert await session.scalar(select(Product.stock).where(Product.sku == "RAU-XALACH-TP")) == 99
 
 
@@ -303,7 +303,7 @@ async def test_someone_elses_order_code_is_not_found_and_their_order_is_untouche
     assert f"Không tìm thấy đơn {code}" in joined(replies)
     assert "Xà lách" not in joined(replies)
     async with sessions() as session:
-        assert await session.scalar(select(Order.status).where(Order.code == code)) == "pending"
+        assert await session.scalar(select(Order.status).where(Order.code == code)) == "routed"
         assert await session.scalar(select(Product.stock).where(Product.sku == "RAU-XALACH-TP")) == 99
 
 
@@ -318,7 +318,7 @@ async def test_an_order_code_that_does_not_exist_is_not_found(chat, sessions, te
     assert "Không tìm thấy đơn DH000000" in joined(replies)
     assert "orders" in payloads(replies)
     async with sessions() as session:
-        assert (await session.scalars(select(Order.status))).all() == ["pending"]
+        assert (await session.scalars(select(Order.status))).all() == ["routed"]
 
 
 async def test_an_order_code_with_a_tripled_letter_can_be_followed_by_text(chat, sessions):

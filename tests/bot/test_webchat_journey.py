@@ -83,12 +83,15 @@ async def test_checkout_step_by_step_to_an_order_code(chat, sessions):
     assert code, done
     async with sessions() as session:
         order = await session.scalar(select(Order).where(Order.code == code.group(0)))
-        assert order is not None and order.total == 105000 and order.status == "pending"
+        assert order is not None and order.total == 120000 and order.status == "routed"
         assert [(line.sku, line.name, line.unit, line.unit_price) for line in order.lines] == [
             ("TL-RD-HD", "Thanh long ruột đỏ Hàm Đức", "kg", 35000)
         ]
         events = (await session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id))).all()
-        assert [(e.from_status, e.to_status, e.by) for e in events] == [(None, "pending", "buyer")]
+        assert [(e.from_status, e.to_status, e.by) for e in events] == [
+            (None, "new", "buyer"),
+            ("new", "routed", "system"),
+        ]
         stock = await session.scalar(select(Product.stock).where(Product.sku == "TL-RD-HD"))
         assert stock == 797
 
@@ -115,7 +118,11 @@ async def test_follow_and_cancel_an_order(chat, client):
     response = await client.get(f"/api/v1/orders/{code}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     order = await response.json()
     assert order["status"] == "cancelled"
-    assert [(e["from"], e["to"]) for e in order["events"]] == [(None, "pending"), ("pending", "cancelled")]
+    assert [(e["from"], e["to"]) for e in order["events"]] == [
+        (None, "new"),
+        ("new", "routed"),
+        ("routed", "cancelled"),
+    ]
     product = await (await client.get("/api/v1/products/RAU-CACHUA-TP")).json()
     assert product["stock"] == 250
 

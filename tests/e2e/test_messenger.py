@@ -55,7 +55,7 @@ async def test_a_whole_order_on_messenger(graph, service):
     await eventually(lambda: any("kiểm tra lại đơn hàng" in t for t in texts(graph)))
     await post(service, postback_event(PSID, "Xác nhận", "confirm"))
     confirmation = await eventually(lambda: next((t for t in texts(graph) if CODE.search(t)), None))
-    assert "105.000" in confirmation
+    assert "120.000" in confirmation  # 105.000 of fruit + 15.000 shipping in Lâm Đồng
     assert all(r.body["messaging_type"] == "RESPONSE" for r in graph.requests)
 
 

@@ -55,7 +55,7 @@ async def test_a_whole_order_on_telegram(telegram, service, sessions):
     await eventually(lambda: any("kiểm tra lại đơn hàng" in t for t in texts(telegram)))
     await say(telegram, service, telegram.callback_update("confirm"))
     confirmation = await eventually(lambda: next((t for t in texts(telegram) if CODE.search(t)), None))
-    assert "105.000" in confirmation
+    assert "120.000" in confirmation  # 105.000 of fruit + 15.000 shipping in Lâm Đồng
     assert telegram.calls_to("answerCallbackQuery")
     keyboards = [c["reply_markup"] for c in telegram.calls_to("sendMessage") if c.get("reply_markup")]
     assert any("pay:cod" in str(k) for k in keyboards)

@@ -51,7 +51,7 @@ async def test_a_whole_order_on_zalo_answering_numbered_menus(zalo, service):
     assert "1. Xác nhận đặt hàng" in summary
     await say(zalo, service, text_event(USER, "1"))
     confirmation = await eventually(lambda: next((t for t in zalo.texts if CODE.search(t)), None))
-    assert "105.000" in confirmation
+    assert "120.000" in confirmation  # 105.000 of fruit + 15.000 shipping in Lâm Đồng
 
 
 async def test_a_number_answering_how_many_is_a_quantity_not_a_menu_choice(zalo, service):

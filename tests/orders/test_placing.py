@@ -11,10 +11,18 @@ from sqlalchemy import select
 from catalog.queries import get_product
 from orders.cart import InvalidQuantity, NotEnoughStock, add_to_cart, cart_lines, set_quantity
 from orders.customers import get_or_create_customer
-from orders.placing import Buyer, CannotCancel, EmptyCart, OrderNotFound, cancel_order, customer_orders, place_order
+from orders.models import Customer, Order
+from orders.placing import Buyer, CannotCancel, Chat, EmptyCart, OrderNotFound, cancel_order, customer_orders
+from orders.placing import place_order as place_orders
 from orders.status import ACCEPTED, TransitionNotAllowed, change_status
 
-BUYER = Buyer("Nguyễn Thị Lan", "0912345678", "12 Nguyễn Tất Thành, Phan Thiết")
+BUYER = Buyer("Nguyễn Thị Lan", "0912345678", "12 Nguyễn Tất Thành, Phan Thiết", "Lâm Đồng", "Phường Phan Thiết")
+
+
+async def place_order(session, customer: Customer, buyer: Buyer) -> Order:
+    """Place the cart as one order (every demo product goes to one partner in Lâm Đồng)."""
+    [order] = await place_orders(session, customer, buyer, Chat(customer.channel, customer.user_id))
+    return order
 
 
 async def test_place_order_reserves_stock_snapshots_lines_and_records_the_first_event(session):
@@ -32,7 +40,8 @@ async def test_place_order_reserves_stock_snapshots_lines_and_records_the_first_
         ("TL-HOP-HL", Decimal(2), 250000, 500000),
     ]
     assert (order.subtotal, order.shipping_fee, order.total) == (545000, 0, 545000)
-    assert [(e.from_status, e.to_status) for e in order.events] == [(None, "pending")]
+    assert [(e.from_status, e.to_status) for e in order.events] == [(None, "new"), ("new", "routed")]
+    assert order.partner.code == "TM-PHANTHIET" and order.checkout_code == order.code
     await session.refresh(tomato)
     await session.refresh(box)
     assert (tomato.stock, box.stock) == (Decimal("248.5"), Decimal(118))
@@ -92,7 +101,7 @@ async def test_cancelling_gives_the_stock_back_and_only_the_owner_can(session):
         await cancel_order(session, binh, order.code)
     cancelled = await cancel_order(session, lan, order.code.lower())
     assert cancelled.status == "cancelled"
-    assert [(e.from_status, e.to_status, e.by) for e in cancelled.events][-1] == ("pending", "cancelled", "buyer")
+    assert [(e.from_status, e.to_status, e.by) for e in cancelled.events][-1] == ("routed", "cancelled", "buyer")
     await session.refresh(tomato)
     assert tomato.stock == 250
     with pytest.raises(CannotCancel):
@@ -122,8 +131,6 @@ async def test_the_same_chat_account_is_one_customer(session):
     again = await get_or_create_customer(session, "web", "lan")
     other_channel = await get_or_create_customer(session, "telegram", "lan")
     assert first.id == again.id != other_channel.id
-    from orders.models import Customer
-
     assert len((await session.scalars(select(Customer))).all()) == 2
 
 

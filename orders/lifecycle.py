@@ -1,0 +1,199 @@
+"""An order after confirmation: given to a partner, accepted or rejected, shipped, delivered, or escalated.
+
+Every function takes the order's row lock first, changes the status through `orders.status.change_status`
+(one `order_events` row each), and leaves telling people to bot/order_news.py, which reads those events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.models import Product, utcnow, vietnam_day
+from orders.models import Order, Partner
+from orders.routing import Line, active_partners, plan, take_capacity
+from orders.status import (
+    ACCEPTED,
+    DELIVERED,
+    ESCALATED,
+    EXPIRED,
+    FAILED,
+    REJECTED,
+    RETURNED,
+    ROUTED,
+    SHIPPING,
+    TransitionNotAllowed,
+    change_status,
+)
+
+log = logging.getLogger(__name__)
+
+# What a partner may do to its order, by chat or API.
+PARTNER_ACTIONS = (ACCEPTED, REJECTED, SHIPPING, DELIVERED, FAILED, RETURNED)
+SYSTEM = "system"
+
+
+class NotYourOrder(LookupError):
+    """No order with that code is, or was, routed to this partner."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a partner's action did: the order as it is now, and whether anything changed."""
+
+    order: Order
+    changed: bool
+
+
+async def lines_for_routing(session: AsyncSession, order: Order) -> list[Line]:
+    """The order's lines with their products' categories, as `routing.plan` wants them."""
+    ids = [line.product_id for line in order.lines]
+    categories = dict((await session.execute(select(Product.id, Product.category).where(Product.id.in_(ids)))).all())
+    return [Line(line.product_id, categories.get(line.product_id, ""), line.amount) for line in order.lines]
+
+
+async def give_to(session: AsyncSession, order: Order, partner: Partner, by: str = SYSTEM) -> None:
+    """Route the order to this partner (its capacity already taken) and start its acceptance clock."""
+    order.partner_id, order.partner, order.routed_at = partner.id, partner, utcnow()
+    change_status(order, ROUTED, by=by, note=partner.code)
+
+
+def tried_partners(order: Order) -> set[int]:
+    """Partners that already rejected this order or let it expire: it never goes back to them."""
+    return {e.partner_id for e in order.events if e.to_status in (REJECTED, EXPIRED) and e.partner_id is not None}
+
+
+async def route_again(session: AsyncSession, order: Order, by: str = SYSTEM) -> Partner | None:
+    """Give the order to the next eligible partner that takes all of it, or escalate it when none is left.
+
+    The buyer keeps the shipping fee they agreed to, whatever the next partner charges.
+    """
+    day = vietnam_day()
+    partners = list(await active_partners(session))
+    excluded = tried_partners(order)
+    lines = await lines_for_routing(session, order)
+    while True:
+        chosen = plan(lines, order.province, order.ward, partners, day, exclude=excluded)
+        if len(chosen.parcels) != 1 or chosen.undeliverable:
+            order.partner_id, order.partner, order.routed_at = None, None, None
+            change_status(order, ESCALATED, by=by, note="no partner left to deliver it")
+            log.warning("order escalated", extra={"order": order.code})
+            return None
+        partner = chosen.parcels[0].partner
+        if await take_capacity(session, partner, day):
+            await give_to(session, order, partner, by)
+            return partner
+        excluded.add(partner.id)  # full since it was read: try the next one
+
+
+async def locked_order(session: AsyncSession, code: str) -> Order | None:
+    """The order with that code, its row locked for this transaction (PostgreSQL)."""
+    return await session.scalar(
+        select(Order)
+        .where(Order.code == code.strip().upper())
+        .with_for_update(of=Order)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def act(
+    session: AsyncSession,
+    partner: Partner,
+    code: str,
+    to: str,
+    note: str = "",
+    tracking_number: str | None = None,
+) -> Outcome:
+    """A partner moves its order on: accepted, rejected, shipping, delivered, failed or returned.
+
+    Asking for the status the order already has changes nothing (retries are safe); so does rejecting an
+    order the partner has already rejected. Raises `NotYourOrder` for another partner's order (whether or
+    not it exists), `TransitionNotAllowed` for anything the life cycle does not allow, and `ValueError`
+    for an action partners cannot take.
+    """
+    if to not in PARTNER_ACTIONS:
+        raise ValueError(f"a partner cannot set status {to!r}")
+    order = await locked_order(session, code)
+    if order is None:
+        raise NotYourOrder(code)
+    if order.partner_id != partner.id:
+        if to == REJECTED and partner.id in tried_partners(order):
+            return Outcome(order, changed=False)
+        raise NotYourOrder(code)
+    if order.status == to:
+        return Outcome(order, changed=False)
+    by = f"partner:{partner.code}"
+    change_status(order, to, by=by, note=note)
+    if to == SHIPPING and tracking_number:
+        order.tracking_number = tracking_number
+    if to == REJECTED:
+        log.info("order rejected", extra={"order": order.code, "partner": partner.code})
+        await route_again(session, order)
+    await session.flush()
+    return Outcome(order, changed=True)
+
+
+async def expire_overdue(session: AsyncSession, now: datetime | None = None, limit: int = 50) -> list[str]:
+    """Orders a partner did not accept within its timeout go to the next partner (or are escalated).
+
+    Rows locked by another worker are skipped; returns the codes of the orders moved on.
+    """
+    now = now or utcnow()
+    candidates = (
+        await session.execute(
+            select(Order.id, Order.routed_at, Partner.accept_timeout_minutes)
+            .join(Partner, Partner.id == Order.partner_id)
+            .where(Order.status == ROUTED)
+            .order_by(Order.routed_at)
+            .limit(limit * 4)
+        )
+    ).all()
+    due = [
+        order_id
+        for order_id, routed_at, minutes in candidates
+        if routed_at and routed_at + timedelta(minutes=minutes) <= now
+    ]
+    moved: list[str] = []
+    for order_id in due[:limit]:
+        order = await session.scalar(
+            select(Order)
+            .where(Order.id == order_id, Order.status == ROUTED)
+            .with_for_update(of=Order, skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if order is None:
+            continue
+        minutes = order.partner.accept_timeout_minutes if order.partner else 0
+        change_status(order, EXPIRED, by=SYSTEM, note=f"not accepted within {minutes} minutes")
+        await route_again(session, order)
+        moved.append(order.code)
+    await session.flush()
+    return moved
+
+
+async def reassign(session: AsyncSession, code: str, by: str) -> Order:
+    """Route an escalated order again (a manager's decision, or partners added since): `TransitionNotAllowed`
+    unless it is escalated, `NotYourOrder` when there is no such order."""
+    order = await locked_order(session, code)
+    if order is None:
+        raise NotYourOrder(code)
+    if order.status != ESCALATED:
+        raise TransitionNotAllowed(order, ROUTED)
+    await route_again(session, order, by=by)
+    await session.flush()
+    return order
+
+
+async def partner_orders(
+    session: AsyncSession, partner: Partner, statuses: Sequence[str] = (), limit: int = 100, offset: int = 0
+) -> Sequence[Order]:
+    """A partner's own orders, newest first, optionally of some statuses only."""
+    query = select(Order).where(Order.partner_id == partner.id)
+    if statuses:
+        query = query.where(Order.status.in_(statuses))
+    return (await session.scalars(query.order_by(Order.id.desc()).limit(limit).offset(offset))).all()
