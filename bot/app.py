@@ -14,7 +14,7 @@ from bot import api, charts, webchat
 from bot.channel_setup import build_channels
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.delivery import Deliverer
-from bot.keys import CHANNELS, DELIVERER, ENGINE, SEARCH, SESSIONS, SETTINGS
+from bot.keys import CHANNELS, DELIVERER, ENGINE, NEWS, SEARCH, SESSIONS, SETTINGS
 from bot.order_news import announce_next
 from bot.settings import Settings
 from bot.turns import handle_next, receive
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     inbox = Worker("inbox", next_turn)
     outbox = Worker("outbox", lambda: app[DELIVERER].deliver_next(), idle=0.5)
     news = Worker("order news", next_news)
+    app[NEWS] = news
 
     async def store(incomings: list[Incoming]) -> int:
         new = [event for event in [await receive(app[SESSIONS], incoming) for incoming in incomings] if event]

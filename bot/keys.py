@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery import Deliverer
 from bot.settings import Settings
+from bot.workers import Worker
 from catalog.live_index import LiveIndex
 from channels.base import Channel
 
@@ -16,3 +17,5 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 SEARCH = web.AppKey("search", LiveIndex)
 CHANNELS = web.AppKey("channels", dict[str, Channel])
 DELIVERER = web.AppKey("deliverer", Deliverer)
+# Wake it after changing an order outside a turn (the partner API) so people hear of it at once.
+NEWS = web.AppKey("news", Worker)
