@@ -211,6 +211,12 @@ async def find_order(session: AsyncSession, code: str, customer: Customer | None
     return await session.scalar(query)
 
 
+async def checkout_siblings(session: AsyncSession, order: Order) -> list[str]:
+    """Codes of the orders placed in the same checkout as this one (a split cart), in order, itself included."""
+    query = select(Order.code).where(Order.checkout_code == order.checkout_code).order_by(Order.id)
+    return list((await session.scalars(query)).all())
+
+
 async def customer_orders(session: AsyncSession, customer: Customer, limit: int = 5) -> Sequence[Order]:
     """A buyer's latest orders on every channel, newest first."""
     query = select(Order).where(owned_by(customer)).order_by(Order.id.desc()).limit(limit)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Product
 from orders.models import Order, OrderLine
-from orders.status import CANCELLED, HOLDING, RETURNED
+from orders.status import CANCELLED, CLOSED, HOLDING, RETURNED
 
 
 async def reserved(session: AsyncSession, product_ids: Iterable[int]) -> dict[int, Decimal]:
@@ -38,7 +38,7 @@ async def orders_for_cooperative(
     )
     query = (
         select(Order)
-        .where(Order.id.in_(mine), or_(Order.status.in_(list(HOLDING)), Order.created_at >= since))
+        .where(Order.id.in_(mine), or_(Order.status.not_in(list(CLOSED)), Order.created_at >= since))
         .order_by(Order.id.desc())
         .limit(limit)
     )

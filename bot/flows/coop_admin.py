@@ -225,7 +225,9 @@ async def cooperative_orders(ctx: Context, account: CoopAccount, rest: str) -> s
         lines = ", ".join(
             f"{line.name} {ctx.qty(line.quantity)} {line.unit}" for line in order.lines if line.product_id in products
         )
-        rows.append(f"• {order.code} ({ctx.when(order.created_at)}, {status_name(order.status, ctx.locale)}): {lines}")
+        handler = order.partner.name if order.partner else ctx._("no trading cooperative yet")
+        state = f"{status_name(order.status, ctx.locale)}; {handler}"
+        rows.append(f"• {order.code} ({ctx.when(order.created_at)}, {state}): {lines}")
     ctx.say(ctx._("Orders with {coop}'s products:").format(coop=account.cooperative.name) + "\n" + "\n".join(rows))
     return None
 

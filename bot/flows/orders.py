@@ -6,10 +6,22 @@ from bot.context import Context
 from bot.flows import Flow
 from bot.flows.menu import menu_buttons
 from bot.i18n import when
-from bot.order_texts import status_name
+from bot.order_texts import line_rows, status_name
 from channels.types import Button
 from orders.models import Order
-from orders.placing import CannotCancel, OrderNotFound, can_cancel, cancel_order, customer_orders, find_order
+from orders.placing import (
+    CannotCancel,
+    OrderNotFound,
+    can_cancel,
+    cancel_order,
+    checkout_siblings,
+    customer_orders,
+    find_order,
+)
+from orders.status import CANCELLED, FAILED
+
+# Events whose note the buyer should read (why it failed or was cancelled); other notes are internal.
+NOTED = frozenset({FAILED, CANCELLED})
 
 
 def order_buttons(ctx: Context, order: Order) -> list[Button]:
@@ -45,16 +57,27 @@ async def status(ctx: Context) -> str | None:
     if order is None:
         return _not_found(ctx, code)
     _ = ctx._
-    rows = [f"• {line.name}: {ctx.qty(line.quantity)} {line.unit} = {ctx.money(line.amount)}" for line in order.lines]
-    text = "\n".join(
-        [
-            _("Order {code}, placed {at}").format(code=order.code, at=when(order.created_at, ctx.locale)),
-            *rows,
-            _("Total: {total}").format(total=ctx.money(order.total)),
-            _("Status: {status}").format(status=status_name(order.status, ctx.locale)),
-        ]
-    )
-    ctx.say(text, order_buttons(ctx, order))
+    text = [
+        _("Order {code}, placed {at}").format(code=order.code, at=when(order.created_at, ctx.locale)),
+        *line_rows(order, ctx.locale),
+        _("Shipping fee: {fee}").format(fee=ctx.money(order.shipping_fee) if order.shipping_fee else _("free")),
+        _("Total: {total}").format(total=ctx.money(order.total)),
+        _("Status: {status}").format(status=status_name(order.status, ctx.locale)),
+    ]
+    if order.partner:
+        text.append(_("Delivered by: {partner}").format(partner=order.partner.name))
+    if order.tracking_number:
+        text.append(_("Tracking number: {number}").format(number=order.tracking_number))
+    siblings = [code for code in await checkout_siblings(ctx.session, order) if code != order.code]
+    if siblings:
+        text.append(_("Placed together with: {codes}").format(codes=", ".join(siblings)))
+    text.append(_("History:"))
+    text += [
+        f"• {ctx.when(event.at)}: {status_name(event.to_status, ctx.locale)}"
+        + (f" ({event.note})" if event.to_status in NOTED and event.note else "")
+        for event in order.events
+    ]
+    ctx.say("\n".join(text), order_buttons(ctx, order))
     return None
 
 
