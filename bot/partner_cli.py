@@ -96,9 +96,18 @@ async def _load(settings: Settings, file: Path) -> int:
     except ValidationError as error:
         print(f"{file}: not a valid partners file\n{error}")
         return 1
-    unknown = [f"{p.code}: {name}" for p in partners for name in p.provinces if _province(name) != name]
+    unknown = [f"{p.code}: province {name}" for p in partners for name in p.provinces if _place(name)[0] != name]
+    unknown += [
+        f"{p.code}: ward {ward}"
+        for p in partners
+        for ward in p.wards
+        if not any(_place(f"{ward}, {province}") == (province, ward) for province in p.provinces)
+    ]
     if unknown:
-        print("unknown provinces (use the post-2025 names, e.g. Lâm Đồng, Hồ Chí Minh):\n" + "\n".join(unknown))
+        print(
+            "unknown places (use the post-2025 names, e.g. Lâm Đồng, Hồ Chí Minh, Phường Phan Thiết; "
+            "wards must lie in the partner's provinces):\n" + "\n".join(unknown)
+        )
         return 1
 
     async def save(session: AsyncSession) -> int:
@@ -109,9 +118,10 @@ async def _load(settings: Settings, file: Path) -> int:
     return await _in_session(settings, save)
 
 
-def _province(name: str) -> str | None:
-    place = locate(name)
-    return place.province if place else None
+def _place(text: str) -> tuple[str | None, str | None]:
+    """(province, ward) of a place name as the address reader understands it."""
+    place = locate(text)
+    return (place.province, place.ward) if place else (None, None)
 
 
 async def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
