@@ -47,6 +47,8 @@ OAUTH_PATH = "/v4/oa/access_token"
 MAX_TEXT = 2000
 # Refresh an access token this long before it expires, so no send races its expiry.
 REFRESH_MARGIN = timedelta(minutes=5)
+# Consultation messages reach only users who interacted with the OA in the last 7 days (platforms.md §1.5).
+WINDOW = timedelta(days=7)
 # The OAuth answer gives `expires_in` as a string of seconds, "90000" (25 h); used if it is missing or garbled.
 DEFAULT_TOKEN_LIFETIME = timedelta(seconds=90000)
 # Expiry of a pair read from the environment, where it is unknown: trust the token until Zalo rejects it, so the
@@ -516,10 +518,15 @@ class ZaloChannel:
     async def send(self, delivery: Delivery) -> None:
         """Send one reply as one or more consultation messages, or raise `SendError`.
 
+        An order update (proactive) to a user silent for more than 7 days is refused here without a call.
         Permanent: the user is outside the 7-day window, not a follower, blocked us, or the token is still
         refused after a refresh. Transient: rate limit (-32), HTTP 429/5xx, timeouts, a failed token refresh.
         A reply that needs several messages is retried whole, so a message sent before a failure may repeat.
         """
+        last = delivery.last_user_message_at
+        if delivery.proactive and (last is None or datetime.now(UTC) - last > WINDOW):
+            # Zalo would answer -230; outside the window only pre-approved ZBS templates get through.
+            raise SendError("outside Zalo's 7-day window: the user has not written to the OA lately", permanent=True)
         # `Delivery.menu_start` is requested from the lead: numbers continue across the replies of one turn.
         menu_start = int(getattr(delivery, "menu_start", 1))
         bodies, _menu = render(delivery.reply, delivery.chat_id, public_url=self._public_url, menu_start=menu_start)

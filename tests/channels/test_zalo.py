@@ -605,6 +605,17 @@ async def test_the_fake_enforces_the_seven_day_window(zalo: FakeZalo, make_chann
     assert error.value.permanent and "-230" in error.value.reason
 
 
+async def test_an_order_update_to_a_user_silent_for_a_week_is_not_sent(zalo: FakeZalo, make_channel: MakeChannel):
+    channel = make_channel()
+    for last in (None, datetime.now(UTC) - timedelta(days=7, minutes=1)):
+        with pytest.raises(SendError) as error:
+            await channel.send(Delivery(USER, Text("Đơn đã giao"), last_user_message_at=last, proactive=True))
+        assert error.value.permanent and "7-day window" in error.value.reason
+    assert zalo.sent == []
+    await channel.send(Delivery(USER, Text("Đơn đã giao"), last_user_message_at=datetime.now(UTC), proactive=True))
+    assert len(zalo.sent) == 1
+
+
 async def test_long_replies_pass_the_fakes_length_check(zalo: FakeZalo, make_channel: MakeChannel):
     await make_channel().send(Delivery(USER, Text("chữ " * 1500)))
     assert len(zalo.sent) == 3 and zalo.refreshes == 0
