@@ -80,6 +80,8 @@ async def route_again(session: AsyncSession, order: Order, by: str = SYSTEM) -> 
     while True:
         chosen = plan(lines, order.province, order.ward, partners, day, exclude=excluded)
         if len(chosen.parcels) != 1 or chosen.undeliverable:
+            if order.status == ESCALATED:
+                return None  # reassigned with still no partner: it stays with the cooperatives' managers
             order.partner_id, order.partner, order.routed_at = None, None, None
             change_status(order, ESCALATED, by=by, note="no partner left to deliver it")
             log.warning("order escalated", extra={"order": order.code})
@@ -144,13 +146,14 @@ async def expire_overdue(session: AsyncSession, now: datetime | None = None, lim
     Rows locked by another worker are skipped; returns the codes of the orders moved on.
     """
     now = now or utcnow()
+    # Every routed order is read (ids and times only): timeouts differ between partners, so the oldest routed
+    # orders are not always the first due, and a bounded read could keep missing due ones behind them.
     candidates = (
         await session.execute(
             select(Order.id, Order.routed_at, Partner.accept_timeout_minutes)
             .join(Partner, Partner.id == Order.partner_id)
             .where(Order.status == ROUTED)
             .order_by(Order.routed_at)
-            .limit(limit * 4)
         )
     ).all()
     due = [
@@ -159,16 +162,21 @@ async def expire_overdue(session: AsyncSession, now: datetime | None = None, lim
         if routed_at and routed_at + timedelta(minutes=minutes) <= now
     ]
     moved: list[str] = []
-    for order_id in due[:limit]:
+    for order_id in due:
+        if len(moved) >= limit:
+            break
         order = await session.scalar(
             select(Order)
             .where(Order.id == order_id, Order.status == ROUTED)
             .with_for_update(of=Order, skip_locked=True)
             .execution_options(populate_existing=True)
         )
-        if order is None:
+        # Checked again under the lock: another worker may have moved it on to a partner whose clock just started.
+        if order is None or order.partner is None or order.routed_at is None:
             continue
-        minutes = order.partner.accept_timeout_minutes if order.partner else 0
+        minutes = order.partner.accept_timeout_minutes
+        if order.routed_at + timedelta(minutes=minutes) > now:
+            continue
         change_status(order, EXPIRED, by=SYSTEM, note=f"not accepted within {minutes} minutes")
         await route_again(session, order)
         moved.append(order.code)
@@ -177,8 +185,9 @@ async def expire_overdue(session: AsyncSession, now: datetime | None = None, lim
 
 
 async def reassign(session: AsyncSession, code: str, by: str) -> Order:
-    """Route an escalated order again (a manager's decision, or partners added since): `TransitionNotAllowed`
-    unless it is escalated, `NotYourOrder` when there is no such order."""
+    """Route an escalated order again (a manager's decision, or partners added since); with still no partner
+    for it, it stays escalated. `TransitionNotAllowed` unless it is escalated, `NotYourOrder` when there is no
+    such order."""
     order = await locked_order(session, code)
     if order is None:
         raise NotYourOrder(code)
