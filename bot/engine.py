@@ -1,7 +1,8 @@
 """One conversation turn: load the conversation, pick the step from the flow tables, run it, save state.
 
-The order of precedence (DESIGN §3): button payloads; then fallbacks ("hủy", "thôi", "menu" at any step);
-then the current state's step; then the entry intents; then the free-text fallback.
+The order of precedence (DESIGN §3): button payloads; then a linked partner chat's messages, which never reach
+the buyer's flows (bot/flows/partner.py); then fallbacks ("hủy", "thôi", "menu" at any step); then the current
+state's step; then the entry intents; then the free-text fallback.
 """
 
 from __future__ import annotations
@@ -10,17 +11,17 @@ import copy
 import dataclasses
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import NOT_MINE, Context, Step
-from bot.flows import Flow, browse, cart, checkout, coop_admin, coop_new_product, menu, orders
-from bot.models import Conversation
+from bot.flows import Flow, browse, cart, checkout, coop_admin, coop_new_product, menu, orders, partner
+from bot.models import Conversation, OutboundMessage
 from bot.nlu.parse import parse
 from catalog.models import utcnow
 from catalog.search import ProductIndex
-from channels.types import Buttons, Cards, Incoming, Reply
+from channels.types import Buttons, Cards, Incoming, Reply, reply_from_dict
 from channels.zalo import menu_payload
 from orders.customers import get_or_create_customer
 from orders.models import Customer
@@ -40,6 +41,7 @@ FLOWS: tuple[Flow, ...] = (
     orders.FLOW,
     coop_admin.FLOW,
     coop_new_product.FLOW,
+    partner.FLOW,
 )
 ENTRY: dict[str, Step] = {intent: step for flow in FLOWS for intent, step in flow.entry.items()}
 STATES: dict[str, Step] = {state: step for flow in FLOWS for state, step in flow.states.items()}
@@ -53,7 +55,7 @@ async def run_turn(
     customer = await get_or_create_customer(session, incoming.channel, incoming.user_id)
     conversation = await _conversation(session, incoming, customer, default_locale)
     conversation.last_inbound_at = utcnow()
-    incoming = _menu_choice(incoming, conversation)
+    incoming = await _menu_choice(session, incoming, conversation)
     # A photo, sticker, location or shared contact has no text: it reads as an empty message.
     parsed = parse(incoming.text or "", index) if incoming.payload is None else None
     ctx = Context(
@@ -66,10 +68,14 @@ async def run_turn(
         data=copy.deepcopy(conversation.data),
         locale=conversation.locale,
     )
-    checkout.remember_slots(ctx)
-    next_state = await _dispatch(ctx)
-    if next_state is None and _wants_checkout(ctx) and await cart.has_items(ctx):
-        next_state = await checkout.start(ctx)
+    handled = await partner.route(ctx) if incoming.payload is None else NOT_MINE
+    if handled != NOT_MINE:
+        next_state = handled  # a trading cooperative's chat (a Telegram group): no buyer's flow, no shopping replies
+    else:
+        checkout.remember_slots(ctx)
+        next_state = await _dispatch(ctx)
+        if next_state is None and _wants_checkout(ctx) and await cart.has_items(ctx):
+            next_state = await checkout.start(ctx)
     if incoming.channel in NUMBERED_MENUS:
         ctx.data["menu"] = _last_menu(ctx.replies)  # [] when this turn showed none: an old menu is stale
     conversation.state = next_state
@@ -107,13 +113,38 @@ async def _dispatch(ctx: Context) -> str | None:
     return await ENTRY.get(intent, menu.not_understood)(ctx)
 
 
-def _menu_choice(incoming: Incoming, conversation: Conversation) -> Incoming:
+async def _menu_choice(session: AsyncSession, incoming: Incoming, conversation: Conversation) -> Incoming:
     """On a channel without buttons, "2" means the second choice of the last numbered menu, unless the bot
-    has just asked for a number (how many?)."""
+    has just asked for a number (how many?).
+
+    The last menu is that of a notification sent since the chat's last turn, when one offered choices (a new
+    order with its actions, in a partner's chat), otherwise the one the last turn showed.
+    """
     if incoming.channel not in NUMBERED_MENUS or conversation.state in NUMBER_STATES:
         return incoming
-    payload = menu_payload(incoming.text or "", conversation.data.get("menu") or [])
+    if not (incoming.text or "").strip().rstrip(".)").strip().isdigit():
+        return incoming  # not a menu choice: spare the outbox query
+    menu = await _notified_menu(session, incoming) or conversation.data.get("menu") or []
+    payload = menu_payload(incoming.text or "", menu)
     return dataclasses.replace(incoming, text=None, payload=payload) if payload else incoming
+
+
+async def _notified_menu(session: AsyncSession, incoming: Incoming) -> list[str]:
+    """The choices of the newest notification to this chat written after its last turn's replies, or []."""
+    chat = (OutboundMessage.channel == incoming.channel) & (OutboundMessage.chat_id == incoming.chat_id)
+    last_reply = select(func.coalesce(func.max(OutboundMessage.id), 0)).where(
+        chat, OutboundMessage.proactive.is_(False)
+    )
+    bodies = await session.scalars(
+        select(OutboundMessage.body)
+        .where(chat, OutboundMessage.proactive.is_(True), OutboundMessage.id > last_reply.scalar_subquery())
+        .order_by(OutboundMessage.id.desc())
+        .limit(20)
+    )
+    for body in bodies:
+        if menu := _last_menu([reply_from_dict(body)]):
+            return menu
+    return []
 
 
 def _last_menu(replies: list[Reply]) -> list[str]:

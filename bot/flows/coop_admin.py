@@ -25,6 +25,7 @@ from catalog.models import CoopAccount, Product
 from catalog.queries import list_products, search_entry
 from catalog.search import ProductIndex, fold
 from channels.types import Button, Image
+from orders.partner_accounts import attach_chat
 from orders.reserved import orders_for_cooperative, reserved, sales_by_product
 
 log = logging.getLogger(__name__)
@@ -99,9 +100,13 @@ async def pick(ctx: Context) -> str | None:
 
 
 async def link(ctx: Context, code: str) -> str | None:
-    """/lienket CODE: make this chat account act for the code's cooperative."""
+    """/lienket CODE: make this chat account act for the code's cooperative, or, with a partner's code, make this
+    chat (a Telegram group, a Zalo account) receive and act on that partner's orders (bot/flows/partner.py)."""
+    channel, user_id = ctx.incoming.channel, ctx.incoming.user_id
     try:
-        account = await accounts.link(ctx.session, ctx.incoming.channel, ctx.incoming.user_id, code)
+        invite = await accounts.spend(ctx.session, channel, user_id, code)
+        if invite.cooperative_id is None and invite.partner_id is None:
+            raise accounts.LinkRefused("unknown")
     except accounts.LinkRefused as refused:
         log.warning("link refused", extra={"channel": ctx.incoming.channel, "reason": refused.reason})
         messages = {
@@ -111,6 +116,17 @@ async def link(ctx: Context, code: str) -> str | None:
         }
         ctx.say(messages.get(refused.reason, ctx._("This code is not valid. Please check it and try again.")))
         return None
+    if invite.partner_id is not None:
+        chat = await attach_chat(ctx.session, channel, ctx.incoming.chat_id, invite, by=f"{channel}:{user_id}")
+        log.info("partner chat linked", extra={"channel": channel, "chat": chat.chat_id, "partner": chat.partner.code})
+        ctx.say(
+            ctx._(
+                "Linked: this chat now receives the orders of {partner}. Send /donmoi to see the orders waiting for "
+                "you, /lenh for the commands."
+            ).format(partner=chat.partner.name)
+        )
+        return None
+    account = await accounts.attach(ctx.session, channel, user_id, invite)
     log.info("account linked", extra={"channel": ctx.incoming.channel, "coop": account.cooperative.code})
     ctx.say(
         ctx._("Linked: you now act for {coop} as {role}. Send /lenh to see what you can do.").format(
