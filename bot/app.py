@@ -15,7 +15,9 @@ from bot.channel_setup import build_channels
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.delivery import Deliverer
 from bot.keys import CHANNELS, DELIVERER, ENGINE, NEWS, SEARCH, SESSIONS, SETTINGS
-from bot.order_news import announce_next
+from bot.order_news import WEBHOOK_CHANNEL, announce_next
+from bot.order_work import SWEEP_EVERY, sweep
+from bot.partner_webhooks import WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERER, PartnerWebhooks
 from bot.settings import Settings
 from bot.turns import handle_next, receive
 from bot.workers import Worker
@@ -58,6 +60,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app[SETTINGS] = settings
     app[SEARCH] = LiveIndex()
     app[CHANNELS] = channels = build_channels(settings, lambda: app[SESSIONS])
+    # Partner webhooks go through their own Deliverer and worker: a slow partner never delays a buyer's reply.
+    assert WEBHOOK_CHANNEL not in channels
+    partner_webhooks = PartnerWebhooks(lambda: app[SESSIONS])
 
     async def next_turn() -> bool:
         done = await handle_next(app[SESSIONS], app[SEARCH], settings.default_locale)
@@ -70,11 +75,24 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         done = await announce_next(app[SESSIONS])
         if done:
             outbox.wake()
+            webhooks.wake()
         return done
 
     inbox = Worker("inbox", next_turn)
     outbox = Worker("outbox", lambda: app[DELIVERER].deliver_next(), idle=0.5)
     news = Worker("order news", next_news)
+
+    async def next_sweep() -> bool:
+        swept = await sweep(app[SESSIONS], settings.daily_summary_hour)
+        if swept.events:
+            news.wake()
+        if swept.summaries:
+            outbox.wake()
+        return bool(swept)
+
+    # Order timeouts, stale new orders and daily summaries (bot/order_work.py): every process, safe in parallel.
+    sweeper = Worker("order sweep", next_sweep, idle=SWEEP_EVERY)
+    webhooks = Worker("partner webhooks", lambda: app[WEBHOOK_DELIVERER].deliver_next())
     app[NEWS] = news
 
     async def store(incomings: list[Incoming]) -> int:
@@ -96,18 +114,23 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     async def workers(app: web.Application) -> AsyncIterator[None]:
         app[DELIVERER] = Deliverer(app[SESSIONS], channels)
+        app[WEBHOOK_DELIVERER] = Deliverer(
+            app[SESSIONS], {WEBHOOK_CHANNEL: partner_webhooks}, max_attempts=WEBHOOK_ATTEMPTS
+        )
         # HTX_WORKERS=0 makes a process that only answers HTTP, for a deployment whose turns run elsewhere.
         count = min(settings.workers, 1) if settings.database_url.startswith("sqlite") else settings.workers
         tasks = [asyncio.create_task(inbox.run()) for _ in range(count)]
         if count:
             tasks.append(asyncio.create_task(news.run()))
+            tasks.append(asyncio.create_task(sweeper.run()))
+            tasks.append(asyncio.create_task(webhooks.run()))
         if channels and count:
             tasks.append(asyncio.create_task(outbox.run()))
         yield
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for channel in channels.values():
+        for channel in [*channels.values(), partner_webhooks]:
             await channel.close()
 
     app.cleanup_ctx.extend([database, workers])

@@ -1,4 +1,4 @@
-"""The `htx` command: serve, migrate, demo, nlu, and the admin sub-commands (coop, partner, catalog)."""
+"""The `htx` command: serve, migrate, demo, nlu, and the admin sub-commands (coop, partner, catalog, orders)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from aiohttp import web
@@ -23,6 +24,9 @@ from catalog.queries import get_cooperative
 from catalog.spreadsheet import PROGRESS_EVERY, CatalogueFileError, export_products, import_rows, read_table
 from channels import messenger, zalo
 from channels.telegram import TelegramChannel
+from orders.export import export_orders
+from orders.lifecycle import NotYourOrder, reassign
+from orders.status import ESCALATED, TransitionNotAllowed
 
 MANUAL_STEPS = {"messenger": messenger.manual_setup_steps, "zalo": zalo.manual_setup_steps}
 
@@ -65,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     exports.add_argument("file", type=Path, help="FILE.xlsx or FILE.csv")
     exports.add_argument("--coop", metavar="CODE", help="only this cooperative's products")
+    _add_order_commands(commands)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -86,6 +91,31 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(asyncio.run(_nlu(settings, args.text, args.demo)), ensure_ascii=False))
     elif args.command == "catalog":
         sys.exit(asyncio.run(_catalog(settings, args)))
+    elif args.command == "orders" and args.orders_command == "export":
+        sys.exit(asyncio.run(_export_orders(settings, args.first, args.last, args.file)))
+    elif args.command == "orders":
+        sys.exit(asyncio.run(_route_order(settings, args.code.strip().upper())))
+
+
+def _add_order_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    orders = commands.add_parser("orders", help="orders: the accounting export, routing an escalated order again")
+    sub = orders.add_subparsers(dest="orders_command", required=True)
+    export = sub.add_parser(
+        "export",
+        help="write the orders of a span of days, and their lines, to an .xlsx file",
+        description="Write the orders created from --from to --to (Vietnam days, both included) to an .xlsx file: "
+        'sheet "Orders", one row per order, and sheet "Lines", one row per order line.',
+    )
+    export.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first day, included")
+    export.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last day, included")
+    export.add_argument("file", type=Path, help="FILE.xlsx")
+    route = sub.add_parser(
+        "route",
+        help="give an escalated order to a partner again (after partners were added or their rules changed)",
+        description="Route an escalated order to the best partner that can now take it. Exit status 1 when it "
+        "is still escalated, unknown, or not escalated.",
+    )
+    route.add_argument("code", help="order code, e.g. DH7K2M9Q")
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -207,3 +237,63 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+async def _export_orders(settings: Settings, first: str, last: str, file: Path) -> int:
+    """`htx orders export`: 1 on a bad date or span, or a file that cannot be written."""
+    days: list[date] = []
+    for option, value in (("--from", first), ("--to", last)):
+        try:
+            days.append(date.fromisoformat(value))
+        except ValueError:
+            print(f"{option} {value}: not a date; write it as YYYY-MM-DD, e.g. 2025-07-01")
+            return 1
+    if days[1] < days[0]:
+        print(f"--to {last} is before --from {first}")
+        return 1
+    if file.suffix.lower() != ".xlsx":
+        print(f"{file}: the export writes an Excel file; name it FILE.xlsx")
+        return 1
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        async with make_sessionmaker(engine)() as session:
+            count = await export_orders(session, file, days[0], days[1])
+    except OSError as error:
+        if not error.filename:
+            raise  # not the file's fault (the database, say)
+        print(f"{error.filename}: {error.strerror}")
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"exported {count} orders from {days[0]} to {days[1]} (Vietnam time) to {file}")
+    return 0
+
+
+async def _route_order(settings: Settings, code: str) -> int:
+    """`htx orders route CODE`: 0 when the order went to a partner, 1 otherwise."""
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        async with make_sessionmaker(engine)() as session:
+            try:
+                order = await reassign(session, code, by="cli")
+            except NotYourOrder:
+                print(f"no order with code {code}")
+                return 1
+            except TransitionNotAllowed as error:
+                status, to = error.order.status, error.to
+                await session.rollback()
+                if to != ESCALATED:  # else: escalated again, there is still no partner for it
+                    print(f"order {code} is {status}: only an escalated order can be routed again")
+                    return 1
+            else:
+                partner = (order.partner.code, order.partner.name) if order.partner else None
+                await session.commit()
+                if partner is not None and order.status != ESCALATED:
+                    print(f"order {code} routed to {partner[0]} ({partner[1]}); the partner will be told")
+                    return 0
+    finally:
+        await engine.dispose()
+    print(f"order {code} is still escalated: no partner can deliver it (see: htx partner list)")
+    return 1

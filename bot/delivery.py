@@ -58,9 +58,12 @@ def backoff(attempts: int, retry_after: float | None) -> float:
 class Deliverer:
     """Sends due outbox rows of the channels it has; the web chat's rows are delivered in its HTTP response."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], channels: dict[str, Channel]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], channels: dict[str, Channel], max_attempts: int = MAX_ATTEMPTS
+    ) -> None:
         self.sessions = sessions
         self.channels = channels
+        self.max_attempts = max_attempts
         self.limits = {name: RateLimiter(RATES.get(name, 50.0)) for name in channels}
 
     async def deliver_next(self) -> bool:
@@ -127,7 +130,7 @@ class Deliverer:
                 metrics.OUTBOUND.labels(row.channel, "sent").inc()
                 return
             row.last_error = error.reason[:500]
-            if error.permanent or attempts >= MAX_ATTEMPTS:
+            if error.permanent or attempts >= self.max_attempts:
                 row.status = FAILED
                 metrics.OUTBOUND.labels(row.channel, "failed").inc()
                 log.warning(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="HTX_LOG_LEVEL")
     load_demo: bool = Field(True, alias="HTX_LOAD_DEMO")
     workers: int = Field(2, alias="HTX_WORKERS")
+    # Hour (0-23, Vietnam time) from which each day's order summaries go to partners and cooperative owners.
+    daily_summary_hour: int | None = Field(18, ge=0, le=23, alias="HTX_DAILY_SUMMARY_HOUR")
 
     telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
@@ -38,3 +40,9 @@ class Settings(BaseSettings):
     zalo_refresh_token: str | None = Field(None, alias="ZALO_REFRESH_TOKEN")
     zalo_api_base_url: str = Field("https://openapi.zalo.me", alias="ZALO_API_BASE_URL")
     zalo_oauth_url: str = Field("https://oauth.zaloapp.com", alias="ZALO_OAUTH_URL")
+
+    @field_validator("daily_summary_hour", mode="before")
+    @classmethod
+    def _empty_means_off(cls, value: object) -> object:
+        """`HTX_DAILY_SUMMARY_HOUR=` (empty) turns the daily summary off."""
+        return None if isinstance(value, str) and not value.strip() else value

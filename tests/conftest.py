@@ -88,7 +88,8 @@ async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[A
 
 def settings_for_tests(**overrides: Any) -> Settings:
     """Settings for tests, ignoring any developer `.env`."""
-    values: dict[str, Any] = {"admin_token": ADMIN_TOKEN, "load_demo": False, **overrides}
+    # No daily summary unless a test asks: it would arrive at whatever hour the suite runs.
+    values: dict[str, Any] = {"admin_token": ADMIN_TOKEN, "load_demo": False, "daily_summary_hour": None, **overrides}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

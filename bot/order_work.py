@@ -1,0 +1,252 @@
+"""The periodic order work of every process: expire overdue orders, route stale new ones, send daily summaries.
+
+A `Worker` runs `sweep` about every `SWEEP_EVERY` seconds in each process that has workers. Every part is
+safe to run in several processes at once: expiry and routing lock the orders they move (`SKIP LOCKED` on
+PostgreSQL, `BEGIN IMMEDIATE` on SQLite), and each daily summary is claimed by inserting its
+`DailySummary(day, recipient)` row, unique, in a savepoint: the process that loses the insert skips it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import i18n
+from bot.models import OutboundMessage
+from catalog.models import VIETNAM, Cooperative, utcnow
+from channels.types import Text, reply_to_dict
+from orders import status as st
+from orders.lifecycle import expire_overdue, route_again
+from orders.models import DailySummary, Order, Partner
+from orders.partner_accounts import partner_chats
+from orders.reports import (
+    Codes,
+    CooperativeDay,
+    PartnerDay,
+    cooperative_day,
+    cooperatives_with_owners,
+    owner_accounts,
+    partner_day,
+    partners_with_chats,
+)
+
+log = logging.getLogger(__name__)
+
+# Seconds between two sweeps of an idle process.
+SWEEP_EVERY = 30.0
+# Orders moved per transaction; a sweep that moved some runs again at once.
+BATCH = 50
+# Placing an order routes it in the same transaction, so only orders from before routing existed stay "new".
+NEW_GRACE = timedelta(minutes=1)
+# Summaries are written for people in Vietnam, in Vietnamese.
+SUMMARY_LOCALE = "vi"
+
+Message = tuple[str, str, str]  # channel, chat id, text
+Compose = Callable[[AsyncSession], Awaitable[list[Message]]]
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one sweep did: orders expired (and passed on), stale new orders routed, summaries sent."""
+
+    expired: list[str]
+    routed: list[str]
+    summaries: int
+
+    @property
+    def events(self) -> bool:
+        """Did orders change, so that the order news worker has something to tell?"""
+        return bool(self.expired or self.routed)
+
+    def __bool__(self) -> bool:
+        return self.events or bool(self.summaries)
+
+
+async def sweep(
+    sessions: async_sessionmaker[AsyncSession], summary_hour: int | None, now: datetime | None = None
+) -> Swept:
+    """One round of the periodic work, each part in its own transaction; no daily summary when the hour is None."""
+    now = now or utcnow()
+    async with sessions.begin() as session:
+        expired = await expire_overdue(session, now, limit=BATCH)
+    async with sessions.begin() as session:
+        routed = await route_stale_new(session, now)
+    summaries = 0 if summary_hour is None else await send_daily_summaries(sessions, summary_hour, now)
+    if expired or routed:
+        log.info("orders swept", extra={"expired": len(expired), "routed": len(routed)})
+    return Swept(expired, routed, summaries)
+
+
+async def route_stale_new(session: AsyncSession, now: datetime, limit: int = BATCH) -> list[str]:
+    """Give orders still "new" a minute after they were created (migrated old data) to a partner, or escalate."""
+    orders = (
+        await session.scalars(
+            select(Order)
+            .where(Order.status == st.NEW, Order.created_at <= now - NEW_GRACE)
+            .order_by(Order.id)
+            .limit(limit)
+            .with_for_update(of=Order, skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    for order in orders:
+        await route_again(session, order)
+    await session.flush()
+    return [order.code for order in orders]
+
+
+async def send_daily_summaries(
+    sessions: async_sessionmaker[AsyncSession], hour: int, now: datetime | None = None
+) -> int:
+    """From `hour` o'clock Vietnam time, once a day, summarise the day to each partner's chats and each
+    cooperative's owners. Returns how many recipients were sent one."""
+    local = (now or utcnow()).astimezone(VIETNAM)
+    if local.hour < hour:
+        return 0
+    day = local.date()
+    async with sessions() as session:
+        done = set((await session.scalars(select(DailySummary.recipient).where(DailySummary.day == day))).all())
+        pending: list[tuple[str, Compose]] = [
+            (f"partner:{p.code}", _for_partner(p.id, day)) for p in await partners_with_chats(session)
+        ]
+        pending += [
+            (f"cooperative:{c.code}", _for_cooperative(c.id, day)) for c in await cooperatives_with_owners(session)
+        ]
+    sent = 0
+    for recipient, compose in pending:
+        if recipient in done:
+            continue
+        try:
+            sent += await _summarise(sessions, day, recipient, compose)
+        except Exception:  # one recipient's failure must not hold back the others' summaries
+            log.exception("daily summary failed", extra={"recipient": recipient})
+    return sent
+
+
+async def _summarise(
+    sessions: async_sessionmaker[AsyncSession],
+    day: date,
+    recipient: str,
+    compose: Compose,
+) -> bool:
+    """Claim the recipient's summary of the day and write its messages, in one transaction; False when another
+    process claimed it first or there was nothing to tell (the claim then stands: the day is done)."""
+    async with sessions.begin() as session:
+        try:
+            async with session.begin_nested():
+                session.add(DailySummary(day=day, recipient=recipient))
+        except IntegrityError:
+            return False
+        messages = await compose(session)
+        for channel, chat_id, text in messages:
+            body = reply_to_dict(Text(text))
+            session.add(OutboundMessage(channel=channel, chat_id=chat_id, body=body, proactive=True))
+    return bool(messages)
+
+
+def _for_partner(partner_id: int, day: date) -> Compose:
+    async def compose(session: AsyncSession) -> list[Message]:
+        partner = await session.get(Partner, partner_id)
+        if partner is None:
+            return []
+        report = await partner_day(session, partner, day)
+        if report.empty:
+            return []
+        text = partner_summary(report, SUMMARY_LOCALE)
+        return [(chat.channel, chat.chat_id, text) for chat in await partner_chats(session, partner_id)]
+
+    return compose
+
+
+def _for_cooperative(cooperative_id: int, day: date) -> Compose:
+    async def compose(session: AsyncSession) -> list[Message]:
+        cooperative = await session.get(Cooperative, cooperative_id)
+        if cooperative is None:
+            return []
+        report = await cooperative_day(session, cooperative, day)
+        if report.empty:
+            return []
+        text = cooperative_summary(report, SUMMARY_LOCALE)
+        return [(owner.channel, owner.user_id, text) for owner in await owner_accounts(session, cooperative_id)]
+
+    return compose
+
+
+def partner_summary(report: PartnerDay, locale: str) -> str:
+    """A partner's day in a few lines: routed and cash to collect, delivered, and what still waits on it."""
+    _ = i18n.translations(locale).gettext
+    money = lambda amount: i18n.money(amount, locale)  # noqa: E731
+    text = [_("Daily summary {day} – {name}").format(day=_day(report.day), name=report.partner.name)]
+    if report.routed.count:
+        text.append(
+            _("Orders routed to you today: {count}, cash to collect {amount}.").format(
+                count=report.routed.count, amount=money(report.routed.amount)
+            )
+        )
+    else:
+        text.append(_("No new orders today."))
+    if report.delivered.count:
+        text.append(
+            _("Orders delivered today: {count}, {amount}.").format(
+                count=report.delivered.count, amount=money(report.delivered.amount)
+            )
+        )
+    groups = {
+        st.ROUTED: _("Not accepted yet"),
+        st.ACCEPTED: _("Accepted, not shipped yet"),
+        st.SHIPPING: _("Shipping"),
+        st.FAILED: _("Delivery failed"),
+    }
+    waiting = [(groups[status], codes) for status, codes in report.waiting.items() if codes.total]
+    if waiting:
+        text.append(_("Still waiting:"))
+        text += [f"• {title} ({codes.total}): {_codes(codes, locale)}" for title, codes in waiting]
+    else:
+        text.append(_("Nothing is waiting for you."))
+    return "\n".join(text)
+
+
+def cooperative_summary(report: CooperativeDay, locale: str) -> str:
+    """A producer cooperative's day: orders holding its products and their worth to it, open and escalated ones."""
+    _ = i18n.translations(locale).gettext
+    text = [_("Daily summary {day} – {name}").format(day=_day(report.day), name=report.cooperative.name)]
+    if report.ordered.count:
+        text.append(
+            _("Orders with your products today: {count}, your products worth {amount}.").format(
+                count=report.ordered.count, amount=i18n.money(report.ordered.amount, locale)
+            )
+        )
+    else:
+        text.append(_("No orders with your products today."))
+    if report.waiting.total:
+        text.append(
+            _("Open orders not delivered yet ({count}): {codes}").format(
+                count=report.waiting.total, codes=_codes(report.waiting, locale)
+            )
+        )
+    if report.escalated.total:
+        text.append(
+            _(
+                "No trading cooperative can deliver these orders ({count}): {codes}. Please arrange delivery with the "
+                "buyers or cancel them."
+            ).format(count=report.escalated.total, codes=_codes(report.escalated, locale))
+        )
+    return "\n".join(text)
+
+
+def _codes(codes: Codes, locale: str) -> str:
+    listed = ", ".join(codes.codes)
+    if not codes.more:
+        return listed
+    _ = i18n.translations(locale).gettext
+    return listed + " " + _("and {count} more").format(count=codes.more)
+
+
+def _day(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
