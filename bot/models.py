@@ -59,7 +59,11 @@ class OutboundMessage(Base):
     """A reply written in the same transaction as the turn that produced it: the durable outbox."""
 
     __tablename__ = "outbound_messages"
-    __table_args__ = (Index("ix_outbound_messages_pending", "status", "id"),)
+    __table_args__ = (
+        Index("ix_outbound_messages_pending", "status", "id"),
+        # One chat's rows: delivery order per chat, a Zalo chat's latest numbered menu, the web chat's updates.
+        Index("ix_outbound_messages_chat", "channel", "chat_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"), index=True)

@@ -29,6 +29,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_summaries')),
     sa.UniqueConstraint('day', 'recipient', name=op.f('uq_daily_summaries_day'))
     )
+    with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_outbound_messages_chat', ['channel', 'chat_id', 'id'], unique=False)
+
     op.create_table('partner_accounts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('partner_id', sa.Integer(), nullable=False),
@@ -160,4 +163,6 @@ def downgrade() -> None:
 
     op.drop_table('partner_accounts')
     op.drop_table('daily_summaries')
+    with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbound_messages_chat')
     # ### end Alembic commands ###
