@@ -227,12 +227,17 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
         print(error)
         return 1
     except OSError as error:
-        if not error.filename:
-            raise  # not the file's fault (the database, say)
-        print(f"{error.filename}: {error.strerror}")
-        return 1
+        return _file_error(error)
     finally:
         await engine.dispose()
+
+
+def _file_error(error: OSError) -> int:
+    """Say which file could not be read or written and return exit status 1; other OS errors go on up."""
+    if not error.filename:
+        raise error  # not the file's fault (the database, say)
+    print(f"{error.filename}: {error.strerror}")
+    return 1
 
 
 def _progress(message: str) -> None:
@@ -260,10 +265,7 @@ async def _export_orders(settings: Settings, first: str, last: str, file: Path) 
         async with make_sessionmaker(engine)() as session:
             count = await export_orders(session, file, days[0], days[1])
     except OSError as error:
-        if not error.filename:
-            raise  # not the file's fault (the database, say)
-        print(f"{error.filename}: {error.strerror}")
-        return 1
+        return _file_error(error)
     finally:
         await engine.dispose()
     print(f"exported {count} orders from {days[0]} to {days[1]} (Vietnam time) to {file}")

@@ -12,28 +12,16 @@ from bot.app import create_app
 from catalog.accounts import create_invite
 from catalog.models import InviteCode, Product, ProductChange, utcnow
 from catalog.queries import get_cooperative
-from tests.conftest import settings_for_tests
-from tests.e2e.conftest import eventually
-from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.e2e.conftest import TELEGRAM_SECRET as SECRET
+from tests.e2e.conftest import eventually, telegram_settings
+from tests.fakes.telegram import FakeTelegram
 
-SECRET = "coop-admin-secret"
 MANAGER, BUYER, OTHER = 500_001, 600_001, 700_001
 
 
 @pytest.fixture
-async def telegram():
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def service(aiohttp_client, engine, telegram):
-    settings = settings_for_tests(
-        telegram_bot_token=TOKEN,
-        telegram_webhook_secret=SECRET,
-        telegram_api_base_url=telegram.base_url,
-        public_url="https://shop.example",
-    )
+    settings = telegram_settings(telegram, public_url="https://shop.example")
     return await aiohttp_client(create_app(settings, engine=engine))
 
 

@@ -15,12 +15,11 @@ from bot.app import create_app
 from bot.i18n import translations
 from orders.models import Order
 from orders.partner_accounts import create_partner_invite, partner_by_code
-from tests.conftest import settings_for_tests
-from tests.e2e.conftest import CODE, FULL_ORDER, eventually
-from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.e2e.conftest import CODE, FULL_ORDER, eventually, telegram_settings
+from tests.e2e.conftest import TELEGRAM_SECRET as SECRET
+from tests.fakes.telegram import FakeTelegram
 
 vi = translations("vi").gettext
-SECRET = "partner-telegram-secret"
 BUYER = 600_002
 # A supergroup (ids start with -100) of TM-PHANTHIET and two of its members.
 GROUP, MEMBER, OTHER_MEMBER = -1001234567890, 500_002, 500_003
@@ -28,17 +27,8 @@ GROUP_CHAT = {"id": GROUP, "title": "HTX TM Phan Thiết – đơn hàng", "type
 
 
 @pytest.fixture
-async def telegram():
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def service(aiohttp_client, engine, telegram):
-    settings = settings_for_tests(
-        telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET, telegram_api_base_url=telegram.base_url
-    )
-    return await aiohttp_client(create_app(settings, engine=engine))
+    return await aiohttp_client(create_app(telegram_settings(telegram), engine=engine))
 
 
 def sent_to(telegram: FakeTelegram, chat_id: int) -> list[dict[str, Any]]:

@@ -10,8 +10,7 @@ from bot.app import create_app
 from bot.i18n import translations
 from orders.models import Order, OrderEvent
 from orders.partner_accounts import create_partner_invite, partner_by_code
-from tests.conftest import settings_for_tests
-from tests.e2e.conftest import CODE, FULL_ORDER, eventually
+from tests.e2e.conftest import CODE, FULL_ORDER, eventually, zalo_settings
 from tests.fakes.zalo import FakeZalo, text_event
 
 BUYER = "2468013579111299"
@@ -21,23 +20,8 @@ vi = translations("vi").gettext
 
 
 @pytest.fixture
-async def zalo():
-    async with FakeZalo() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def service(aiohttp_client, engine, zalo):
-    settings = settings_for_tests(
-        zalo_app_id=zalo.app_id,
-        zalo_oa_secret_key=zalo.oa_secret_key,
-        zalo_app_secret=zalo.app_secret,
-        zalo_access_token=zalo.access_token,
-        zalo_refresh_token=zalo.refresh_token,
-        zalo_api_base_url=zalo.api_base_url,
-        zalo_oauth_url=zalo.oauth_url,
-    )
-    return await aiohttp_client(create_app(settings, engine=engine))
+    return await aiohttp_client(create_app(zalo_settings(zalo), engine=engine))
 
 
 def texts_to(zalo: FakeZalo, user: str) -> list[str]:

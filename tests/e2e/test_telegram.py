@@ -14,24 +14,14 @@ from bot.app import create_app
 from bot.turns import receive
 from channels.telegram import parse
 from orders.models import Order
-from tests.conftest import settings_for_tests
-from tests.e2e.conftest import CODE, FULL_ORDER, eventually
+from tests.e2e.conftest import CODE, FULL_ORDER, eventually, telegram_settings
+from tests.e2e.conftest import TELEGRAM_SECRET as SECRET
 from tests.fakes.telegram import PAYLOADS, TOKEN, FakeTelegram
-
-SECRET = "telegram-test-secret"
-
-
-@pytest.fixture
-async def telegram():
-    async with FakeTelegram() as fake:
-        yield fake
 
 
 @pytest.fixture
 def settings(telegram):
-    return settings_for_tests(
-        telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET, telegram_api_base_url=telegram.base_url
-    )
+    return telegram_settings(telegram)
 
 
 @pytest.fixture
