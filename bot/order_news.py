@@ -10,6 +10,7 @@ announcing the same events, and each order's messages in the order its events ha
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +19,7 @@ from bot import i18n
 from bot.api import partner_view
 from bot.models import OutboundMessage
 from bot.order_texts import buyer_update, line_rows, partner_order_message
-from catalog.accounts import OWNER
+from catalog.accounts import owners_of
 from catalog.models import CoopAccount, Product
 from channels.types import Event, Reply, Text, reply_to_dict
 from orders import status as st
@@ -114,9 +115,8 @@ def _escalation(order: Order) -> Reply:
     )
 
 
-async def _owners(session: AsyncSession, order: Order) -> list[CoopAccount]:
+async def _owners(session: AsyncSession, order: Order) -> Sequence[CoopAccount]:
     """Owner accounts of the cooperatives whose products the order holds."""
     product_ids = [line.product_id for line in order.lines]
-    coops = select(Product.cooperative_id).where(Product.id.in_(product_ids))
-    query = select(CoopAccount).where(CoopAccount.cooperative_id.in_(coops), CoopAccount.role == OWNER)
-    return list((await session.scalars(query.order_by(CoopAccount.id))).all())
+    coops = await session.scalars(select(Product.cooperative_id).where(Product.id.in_(product_ids)).distinct())
+    return await owners_of(session, coops.all())

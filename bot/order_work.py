@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import i18n
 from bot.models import OutboundMessage
+from catalog.accounts import owners_of
 from catalog.models import VIETNAM, Cooperative, utcnow
 from channels.types import Text, reply_to_dict
 from orders import status as st
@@ -31,7 +32,6 @@ from orders.reports import (
     PartnerDay,
     cooperative_day,
     cooperatives_with_owners,
-    owner_accounts,
     partner_day,
     partners_with_chats,
 )
@@ -173,7 +173,7 @@ def _for_cooperative(cooperative_id: int, day: date) -> Compose:
         if report.empty:
             return []
         text = cooperative_summary(report, SUMMARY_LOCALE)
-        return [(owner.channel, owner.user_id, text) for owner in await owner_accounts(session, cooperative_id)]
+        return [(owner.channel, owner.user_id, text) for owner in await owners_of(session, [cooperative_id])]
 
     return compose
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select
@@ -122,6 +122,12 @@ async def account_of(session: AsyncSession, channel: str, user_id: str) -> CoopA
     return await session.scalar(
         select(CoopAccount).where(CoopAccount.channel == channel, CoopAccount.user_id == user_id)
     )
+
+
+async def owners_of(session: AsyncSession, cooperative_ids: Collection[int]) -> Sequence[CoopAccount]:
+    """The owner accounts of these cooperatives, oldest first: who hears of escalated orders and daily summaries."""
+    query = select(CoopAccount).where(CoopAccount.cooperative_id.in_(list(cooperative_ids)), CoopAccount.role == OWNER)
+    return (await session.scalars(query.order_by(CoopAccount.id))).all()
 
 
 async def accounts_of(session: AsyncSession, cooperative_id: int) -> Sequence[CoopAccount]:

@@ -98,12 +98,6 @@ async def cooperatives_with_owners(session: AsyncSession) -> Sequence[Cooperativ
     return (await session.scalars(select(Cooperative).where(owned).order_by(Cooperative.code))).all()
 
 
-async def owner_accounts(session: AsyncSession, cooperative_id: int) -> Sequence[CoopAccount]:
-    """The owner accounts of a cooperative, oldest first."""
-    query = select(CoopAccount).where(CoopAccount.cooperative_id == cooperative_id, CoopAccount.role == OWNER)
-    return (await session.scalars(query.order_by(CoopAccount.id))).all()
-
-
 async def partner_day(session: AsyncSession, partner: Partner, day: date, shown: int = CODES_SHOWN) -> PartnerDay:
     """The partner's day: orders routed to it that day and kept (not cancelled), orders it delivered that day,
     and its orders routed but not accepted, accepted but not shipped, shipping, or failed."""
