@@ -6,8 +6,6 @@ telling people what happened), so it takes a locale rather than a conversation.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from bot import i18n
 from channels.types import Button, Buttons, Reply, Text
 from orders import status as st
@@ -79,9 +77,8 @@ def partner_order_message(order: Order, locale: str) -> Reply:
         _("Address: {address}").format(address=order.buyer_address),
         _("Payment: cash on delivery") if order.payment_method == "cod" else _("Payment: bank transfer"),
     ]
-    if order.status == st.ROUTED and order.routed_at and order.partner:
-        deadline = order.routed_at + timedelta(minutes=order.partner.accept_timeout_minutes)
-        text.append(_("Please accept before {deadline}.").format(deadline=i18n.when(deadline, locale)))
+    if order.status == st.ROUTED and order.accept_by:
+        text.append(_("Please accept before {deadline}.").format(deadline=i18n.when(order.accept_by, locale)))
     if order.tracking_number:
         text.append(_("Tracking number: {number}").format(number=order.tracking_number))
     buttons = partner_actions(order, locale)

@@ -60,6 +60,7 @@ async def lines_for_routing(session: AsyncSession, order: Order) -> list[Line]:
 async def give_to(session: AsyncSession, order: Order, partner: Partner, by: str = SYSTEM) -> None:
     """Route the order to this partner (its capacity already taken) and start its acceptance clock."""
     order.partner_id, order.partner, order.routed_at = partner.id, partner, utcnow()
+    order.accept_by = order.routed_at + timedelta(minutes=partner.accept_timeout_minutes)
     change_status(order, ROUTED, by=by, note=partner.code)
 
 
@@ -82,7 +83,7 @@ async def route_again(session: AsyncSession, order: Order, by: str = SYSTEM) -> 
         if len(chosen.parcels) != 1 or chosen.undeliverable:
             if order.status == ESCALATED:
                 return None  # reassigned with still no partner: it stays with the cooperatives' managers
-            order.partner_id, order.partner, order.routed_at = None, None, None
+            order.partner_id, order.partner, order.routed_at, order.accept_by = None, None, None, None
             change_status(order, ESCALATED, by=by, note="no partner left to deliver it")
             log.warning("order escalated", extra={"order": order.code})
             return None
@@ -143,45 +144,26 @@ async def act(
 async def expire_overdue(session: AsyncSession, now: datetime | None = None, limit: int = 50) -> list[str]:
     """Orders a partner did not accept within its timeout go to the next partner (or are escalated).
 
-    Rows locked by another worker are skipped; returns the codes of the orders moved on.
+    Rows locked by another worker are skipped; PostgreSQL checks `accept_by` again once it holds a row, so an
+    order another worker has just given to a new partner is not expired twice. Returns the codes moved on.
     """
     now = now or utcnow()
-    # Every routed order is read (ids and times only): timeouts differ between partners, so the oldest routed
-    # orders are not always the first due, and a bounded read could keep missing due ones behind them.
-    candidates = (
-        await session.execute(
-            select(Order.id, Order.routed_at, Partner.accept_timeout_minutes)
-            .join(Partner, Partner.id == Order.partner_id)
-            .where(Order.status == ROUTED)
-            .order_by(Order.routed_at)
-        )
-    ).all()
-    due = [
-        order_id
-        for order_id, routed_at, minutes in candidates
-        if routed_at and routed_at + timedelta(minutes=minutes) <= now
-    ]
-    moved: list[str] = []
-    for order_id in due:
-        if len(moved) >= limit:
-            break
-        order = await session.scalar(
+    due = (
+        await session.scalars(
             select(Order)
-            .where(Order.id == order_id, Order.status == ROUTED)
+            .where(Order.status == ROUTED, Order.accept_by <= now)
+            .order_by(Order.accept_by)
+            .limit(limit)
             .with_for_update(of=Order, skip_locked=True)
             .execution_options(populate_existing=True)
         )
-        # Checked again under the lock: another worker may have moved it on to a partner whose clock just started.
-        if order is None or order.partner is None or order.routed_at is None:
-            continue
-        minutes = order.partner.accept_timeout_minutes
-        if order.routed_at + timedelta(minutes=minutes) > now:
-            continue
+    ).all()
+    for order in due:
+        minutes = order.partner.accept_timeout_minutes if order.partner else 0
         change_status(order, EXPIRED, by=SYSTEM, note=f"not accepted within {minutes} minutes")
         await route_again(session, order)
-        moved.append(order.code)
     await session.flush()
-    return moved
+    return [order.code for order in due]
 
 
 async def reassign(session: AsyncSession, code: str, by: str) -> Order:

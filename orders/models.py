@@ -108,7 +108,7 @@ class Order(Base):
     """
 
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_status_routed_at", "status", "routed_at"),)
+    __table_args__ = (Index("ix_orders_status_accept_by", "status", "accept_by"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(8), unique=True)
@@ -131,6 +131,8 @@ class Order(Base):
     total: Mapped[int] = mapped_column(Integer)
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
     routed_at: Mapped[datetime | None] = mapped_column()
+    # When the partner's time to accept runs out (routed_at + its timeout): the timeout sweep reads this index.
+    accept_by: Mapped[datetime | None] = mapped_column()
     tracking_number: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

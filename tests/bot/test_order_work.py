@@ -60,8 +60,8 @@ async def backdate(sessions, code: str, moment: datetime) -> None:
     async with sessions.begin() as session:
         order = await order_named(session, code)
         order.created_at = moment
-        if order.routed_at is not None:
-            order.routed_at = moment
+        if order.routed_at is not None and order.accept_by is not None:
+            order.routed_at, order.accept_by = moment, moment + (order.accept_by - order.routed_at)
         await session.execute(update(OrderEvent).where(OrderEvent.order_id == order.id).values(at=moment))
 
 
@@ -253,7 +253,7 @@ async def test_the_service_sweeps_by_itself_and_announces_what_expired(aiohttp_c
     async with sessions.begin() as session:
         order = await order_named(session, code)
         session.add(PartnerAccount(partner_id=order.partner_id, channel="telegram", chat_id="-100777", linked_by="t"))
-        order.routed_at = utcnow() - timedelta(hours=2)
+        order.routed_at, order.accept_by = utcnow() - timedelta(hours=2), utcnow() - timedelta(hours=1)
         # Told already: the news worker must not hold the order's row lock while the sweep looks (SKIP LOCKED).
         await session.execute(update(OrderEvent).where(OrderEvent.order_id == order.id).values(announced=True))
 

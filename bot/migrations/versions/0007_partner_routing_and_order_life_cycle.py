@@ -80,10 +80,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('province', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('ward', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('routed_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('accept_by', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('tracking_number', sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f('ix_orders_checkout_code'), ['checkout_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_orders_partner_id'), ['partner_id'], unique=False)
-        batch_op.create_index('ix_orders_status_routed_at', ['status', 'routed_at'], unique=False)
+        batch_op.create_index('ix_orders_status_accept_by', ['status', 'accept_by'], unique=False)
 
     with op.batch_alter_table('partners', schema=None) as batch_op:
         batch_op.add_column(sa.Column('wards', sa.JSON(), server_default='[]', nullable=False))
@@ -129,10 +130,11 @@ def downgrade() -> None:
         batch_op.drop_column('wards')
 
     with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.drop_index('ix_orders_status_routed_at')
+        batch_op.drop_index('ix_orders_status_accept_by')
         batch_op.drop_index(batch_op.f('ix_orders_partner_id'))
         batch_op.drop_index(batch_op.f('ix_orders_checkout_code'))
         batch_op.drop_column('tracking_number')
+        batch_op.drop_column('accept_by')
         batch_op.drop_column('routed_at')
         batch_op.drop_column('ward')
         batch_op.drop_column('province')
