@@ -24,6 +24,7 @@ from catalog.queries import get_cooperative
 from catalog.spreadsheet import PROGRESS_EVERY, CatalogueFileError, export_products, import_rows, read_table
 from channels import messenger, zalo
 from channels.telegram import TelegramChannel
+from orders import vietqr
 from orders.export import export_orders
 from orders.lifecycle import NotYourOrder, reassign
 from orders.status import ESCALATED, TransitionNotAllowed
@@ -46,6 +47,15 @@ def main(argv: list[str] | None = None) -> None:
     invite.add_argument("cooperative", help="cooperative code, e.g. HAMDUC")
     invite.add_argument("--role", choices=["owner", "staff"], default="owner")
     partner_cli.add_commands(commands)
+    qr = commands.add_parser(
+        "vietqr",
+        help="print a VietQR bank-transfer payload (and write its PNG), to check a receiving account with a bank app",
+    )
+    qr.add_argument("--bank", required=True, metavar="BIN", help="the bank's 6-digit BIN, e.g. 970436 (Vietcombank)")
+    qr.add_argument("--account", required=True, help="the receiving account number")
+    qr.add_argument("--amount", type=int, help="đồng; without it the code is static (the payer types the amount)")
+    qr.add_argument("--memo", help="the transfer memo, e.g. an order code (ASCII, at most 25 characters)")
+    qr.add_argument("--png", type=Path, metavar="FILE", help="also write the QR image to FILE.png")
     webhooks = commands.add_parser("webhooks", help="register this service's webhook URLs with the platforms")
     webhooks.add_argument("action", choices=["set"])
     nlu = commands.add_parser("nlu", help="print how a message is understood, as JSON")
@@ -83,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(_demo(settings)))
     elif args.command == "coop":
         sys.exit(asyncio.run(_invite(settings, args.cooperative.upper(), args.role)))
+    elif args.command == "vietqr":
+        sys.exit(_vietqr(args))
     elif args.command == "partner":
         sys.exit(asyncio.run(partner_cli.run(settings, args)))
     elif args.command == "webhooks":
@@ -230,6 +242,23 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
         return _file_error(error)
     finally:
         await engine.dispose()
+
+
+def _vietqr(args: argparse.Namespace) -> int:
+    """`htx vietqr`: the payload on stdout, the image in --png; 1 for a bank, account or amount VietQR refuses."""
+    try:
+        code = vietqr.payload(args.bank, args.account, args.amount, memo=args.memo)
+    except vietqr.InvalidVietQR as error:
+        print(f"{error}; known banks: " + ", ".join(f"{b} {n}" for b, n in sorted(vietqr.BANKS.items())))
+        return 1
+    print(f"{vietqr.BANKS[args.bank]} {args.account}: {code}")
+    if args.png:
+        try:
+            args.png.write_bytes(vietqr.png(code))
+        except OSError as error:
+            return _file_error(error)
+        print(f"QR image written to {args.png}")
+    return 0
 
 
 def _file_error(error: OSError) -> int:
