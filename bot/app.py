@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import api, charts, webchat
+from bot import api, charts, payments, webchat
 from bot.channel_setup import build_channels
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.delivery import Deliverer
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_routes(webchat.routes())
     app.add_routes(api.routes())
     app.add_routes(charts.routes())
+    app.add_routes(payments.routes())
     for channel in channels.values():
         app.add_routes(channel.routes(store))
     return app

@@ -7,9 +7,10 @@ telling people what happened), so it takes a locale rather than a conversation.
 from __future__ import annotations
 
 from bot import i18n
-from channels.types import Button, Buttons, Reply, Text
+from channels.types import Button, Buttons, Image, Reply, Text
 from orders import status as st
 from orders.models import Order, OrderEvent
+from orders.vietqr import BANKS
 
 # Button payloads of a partner's order actions: `po:<status>:<code>`, e.g. `po:accepted:DH7K2M9Q`.
 PARTNER_PAYLOAD = "po"
@@ -108,3 +109,20 @@ def buyer_update(order: Order, event: OrderEvent, locale: str) -> Reply | None:
     if event.to_status == st.SHIPPING and order.tracking_number:
         text += "\n" + _("Tracking number: {number}").format(number=order.tracking_number)
     return Buttons(text, (Button(_("Order {code}").format(code=code), f"status:{code}"),))
+
+
+def payment_request(order: Order, locale: str) -> Reply:
+    """The VietQR code of an order to pay by transfer (served by bot/payments.py), with the same details as
+    text for buyers who type the transfer in their bank app."""
+    _ = i18n.translations(locale).gettext
+    partner = order.partner
+    assert partner is not None and partner.bank_bin and partner.bank_account
+    details = [
+        _("Transfer for order {code}: {amount}").format(code=order.code, amount=i18n.money(order.total, locale)),
+        _("Bank: {bank}").format(bank=BANKS.get(partner.bank_bin, partner.bank_bin)),
+        _("Account number: {account}").format(account=partner.bank_account),
+        _("Account name: {name}").format(name=partner.bank_account_name),
+        _("Transfer memo: {code}").format(code=order.code),
+        _("Scan the code with your bank app: amount and memo are filled in."),
+    ]
+    return Image(f"/pay/{order.code}.png", "\n".join(details))

@@ -68,8 +68,17 @@ class Partner(Base):
     # Signed webhooks (docs/partner-webhooks.md): where to POST order events, and the key that signs them.
     webhook_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    # Where buyers paying by VietQR transfer send the money (the partner collects it); BIN from orders/vietqr.py.
+    bank_bin: Mapped[str | None] = mapped_column(String(6))
+    bank_account: Mapped[str | None] = mapped_column(String(19))
+    bank_account_name: Mapped[str | None] = mapped_column(String(100))
     load_day: Mapped[date | None] = mapped_column(Date)
     load: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    @property
+    def takes_transfers(self) -> bool:
+        """Has the partner a receiving bank account for VietQR transfers?"""
+        return bool(self.bank_bin and self.bank_account and self.bank_account_name)
 
 
 class PartnerAccount(Base):

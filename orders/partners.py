@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders.models import Partner
+from orders.vietqr import BANKS
 
 # Fresh vegetables travel only within the region; fruit also goes anywhere by carrier (the first issue's rules).
 DEMO_PARTNERS: list[dict[str, Any]] = [
@@ -20,6 +21,10 @@ DEMO_PARTNERS: list[dict[str, Any]] = [
         "free_shipping_from": 300000,
         "daily_capacity": 200,
         "accept_timeout_minutes": 60,
+        # Demo receiving accounts (not real): buyers may pay these partners by VietQR transfer.
+        "bank_bin": "970446",
+        "bank_account": "0101234567890",
+        "bank_account_name": "HTX TM DV PHAN THIET",
     },
     {
         "code": "TM-SAIGON",
@@ -40,6 +45,9 @@ DEMO_PARTNERS: list[dict[str, Any]] = [
         "daily_capacity": 500,
         "accept_timeout_minutes": 120,
         "by_carrier": True,
+        "bank_bin": "970436",
+        "bank_account": "1023456789",
+        "bank_account_name": "HTX TM NONG SAN VIET",
     },
 ]
 
@@ -69,6 +77,19 @@ class PartnerRules(BaseModel):
     accept_timeout_minutes: int = Field(120, ge=1, le=7 * 24 * 60)
     by_carrier: bool = False
     active: bool = True
+    # The receiving account for VietQR transfers: all three, or none (the partner then takes cash only).
+    bank_bin: str | None = None
+    bank_account: str | None = Field(None, pattern=r"^[0-9A-Za-z]{1,19}$")
+    bank_account_name: str | None = Field(None, min_length=2, max_length=100)
+
+    @model_validator(mode="after")
+    def _whole_bank_account(self) -> PartnerRules:
+        given = [self.bank_bin, self.bank_account, self.bank_account_name]
+        if any(given) and not all(given):
+            raise ValueError("give bank_bin, bank_account and bank_account_name together, or none of them")
+        if self.bank_bin is not None and self.bank_bin not in BANKS:
+            raise ValueError(f"unknown bank BIN {self.bank_bin} (orders/vietqr.py lists the known ones)")
+        return self
 
 
 async def save_partners(session: AsyncSession, partners: list[PartnerRules]) -> tuple[int, int]:

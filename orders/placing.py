@@ -20,6 +20,7 @@ from orders.status import CANCELLED, NEW, TRANSITIONS, change_status
 
 CODE_ALPHABET = string.digits + string.ascii_uppercase
 CASH_ON_DELIVERY = "cod"
+BANK_TRANSFER = "vietqr"
 UNPAID = "unpaid"
 
 

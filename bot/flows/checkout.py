@@ -13,10 +13,12 @@ from bot.flows.coop_admin import alert_low_stock
 from bot.flows.menu import menu_buttons
 from bot.nlu.address import locate
 from bot.nlu.slots import clean_address, clean_name, normalize_phone
+from bot.order_texts import payment_request
 from catalog.models import Product
 from channels.types import Button
 from orders.cart import NotEnoughStock, cart_lines, line_amount
 from orders.placing import (
+    BANK_TRANSFER,
     CASH_ON_DELIVERY,
     Buyer,
     Chat,
@@ -110,7 +112,10 @@ async def ask_next(ctx: Context) -> str | None:
         if place.ward:
             buyer["ward"] = place.ward
     if "payment" not in buyer:
-        ctx.say(_("How would you like to pay?"), [Button(_("Cash on delivery (COD)"), f"pay:{CASH_ON_DELIVERY}")])
+        choices = [Button(_("Cash on delivery (COD)"), f"pay:{CASH_ON_DELIVERY}")]
+        if await _transfer_possible(ctx):
+            choices.append(Button(_("Bank transfer (VietQR)"), f"pay:{BANK_TRANSFER}"))
+        ctx.say(_("How would you like to pay?"), choices)
         return PAYMENT
     return await summary(ctx)
 
@@ -170,7 +175,9 @@ async def summary(ctx: Context) -> str | None:
         _("Total to pay: {total}").format(total=ctx.money(total)),
         _("Receiver: {name}, {phone}").format(name=buyer.name, phone=buyer.phone),
         _("Address: {address}").format(address=buyer.address),
-        _("Payment: cash on delivery"),
+        _("Payment: bank transfer (VietQR); the QR code comes once you confirm")
+        if ctx.buyer.get("payment") == BANK_TRANSFER
+        else _("Payment: cash on delivery"),
     ]
     ctx.data["plan"] = plan.signature()
     ctx.say(
@@ -236,14 +243,24 @@ province_answer = detail_answer(
 )
 
 
+async def _transfer_possible(ctx: Context) -> bool:
+    """Can every partner delivering this cart take a VietQR transfer (has a receiving account)?"""
+    plan = await delivery_plan(ctx.session, await cart_lines(ctx.session, ctx.customer), _buyer(ctx))
+    return bool(plan.parcels) and all(parcel.partner.takes_transfers for parcel in plan.parcels)
+
+
 async def payment_answer(ctx: Context) -> str | None:
-    """Cash on delivery by button or words; bank transfer is not offered yet."""
+    """Cash on delivery or VietQR bank transfer, by button or words ("tiền mặt", "chuyển khoản")."""
     text = " ".join(ctx.parsed.words) if ctx.parsed else ""
     if ctx.payload == f"pay:{CASH_ON_DELIVERY}" or any(w in text for w in _PAY_COD_WORDS) or text == "1":
         ctx.buyer["payment"] = CASH_ON_DELIVERY
         return await ask_next(ctx)
-    if any(w in f" {text} " for w in (f" {w} " for w in _PAY_TRANSFER_WORDS)):
-        ctx.say(ctx._("Bank transfer (VietQR) is coming soon; for now we take cash on delivery."))
+    wants_transfer = ctx.payload == f"pay:{BANK_TRANSFER}" or text == "2"
+    if wants_transfer or any(w in f" {text} " for w in (f" {w} " for w in _PAY_TRANSFER_WORDS)):
+        if await _transfer_possible(ctx):
+            ctx.buyer["payment"] = BANK_TRANSFER
+        else:
+            ctx.say(ctx._("The trading cooperative delivering this order takes cash on delivery only."))
     return await ask_next(ctx)
 
 
@@ -262,7 +279,9 @@ async def _place(ctx: Context) -> str | None:
     buyer = ctx.buyer
     chat = Chat(ctx.incoming.channel, ctx.incoming.chat_id, ctx.locale)
     try:
-        orders = await place_order(ctx.session, ctx.customer, _buyer(ctx), chat, agreed=ctx.data.get("plan"))
+        orders = await place_order(
+            ctx.session, ctx.customer, _buyer(ctx), chat, agreed=ctx.data.get("plan"), payment_method=buyer["payment"]
+        )
     except EmptyCart:
         return nothing_to_check_out(ctx)
     except NotEnoughStock as short:
@@ -288,7 +307,9 @@ async def _place(ctx: Context) -> str | None:
     ctx.say(
         "\n".join(
             [
-                _("Thank you! Your order is placed, cash on delivery:"),
+                _("Thank you! Your order is placed, cash on delivery:")
+                if buyer["payment"] == CASH_ON_DELIVERY
+                else _("Thank you! Your order is placed; please pay it by bank transfer:"),
                 *rows,
                 _(
                     "We will tell you here when the trading cooperative accepts it. "
@@ -301,6 +322,9 @@ async def _place(ctx: Context) -> str | None:
             Button(_("Main menu"), "menu"),
         ],
     )
+    for order in orders:
+        if order.payment_method == BANK_TRANSFER:
+            ctx.reply(payment_request(order, ctx.locale))
     return None
 
 
