@@ -10,6 +10,7 @@ from bot import i18n
 from channels.types import Button, Buttons, Image, Reply, Text
 from orders import status as st
 from orders.models import Order, OrderEvent
+from orders.placing import CASH_ON_DELIVERY, PAID
 from orders.vietqr import BANKS
 
 # Button payloads of a partner's order actions: `po:<status>:<code>`, e.g. `po:accepted:DH7K2M9Q`.
@@ -68,15 +69,23 @@ def partner_order_message(order: Order, locale: str) -> Reply:
     actions it can take now."""
     _ = i18n.translations(locale).gettext
     money = lambda amount: i18n.money(amount, locale)  # noqa: E731
+    cash = order.payment_method == CASH_ON_DELIVERY
+    totals = (
+        _("Goods: {subtotal} · Shipping: {fee} · To collect: {total}")
+        if cash
+        else _("Goods: {subtotal} · Shipping: {fee} · Total: {total} (do not collect: paid by transfer)")
+    )
     text = [
         _("Order {code} – {status}").format(code=order.code, status=status_name(order.status, locale)),
         *line_rows(order, locale),
-        _("Goods: {subtotal} · Shipping: {fee} · To collect: {total}").format(
-            subtotal=money(order.subtotal), fee=money(order.shipping_fee), total=money(order.total)
-        ),
+        totals.format(subtotal=money(order.subtotal), fee=money(order.shipping_fee), total=money(order.total)),
         _("Receiver: {name}, {phone}").format(name=order.buyer_name, phone=order.buyer_phone),
         _("Address: {address}").format(address=order.buyer_address),
-        _("Payment: cash on delivery") if order.payment_method == "cod" else _("Payment: bank transfer"),
+        _("Payment: cash on delivery")
+        if cash
+        else _("Payment: bank transfer, paid")
+        if order.payment_status == PAID
+        else _("Payment: bank transfer, not paid yet"),
     ]
     if order.status == st.ROUTED and order.accept_by:
         text.append(_("Please accept before {deadline}.").format(deadline=i18n.when(order.accept_by, locale)))

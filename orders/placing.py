@@ -22,6 +22,7 @@ CODE_ALPHABET = string.digits + string.ascii_uppercase
 CASH_ON_DELIVERY = "cod"
 BANK_TRANSFER = "vietqr"
 UNPAID = "unpaid"
+PAID = "paid"  # set by bank-transfer confirmation
 
 
 @dataclass(frozen=True)

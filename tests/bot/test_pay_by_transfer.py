@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 
@@ -9,8 +10,9 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select, update
 
+from bot.models import OutboundMessage
 from orders import vietqr
-from orders.models import Order, Partner
+from orders.models import Order, Partner, PartnerAccount
 from tests.conftest import joined, payloads
 
 CODE = re.compile(r"\bDH[0-9A-Z]{6}\b")
@@ -63,3 +65,21 @@ async def test_a_partner_without_a_bank_account_takes_cash_only(chat, sessions):
     assert "pay:vietqr" not in payloads(asked)
     refused = joined(await chat("s1", text="chuyển khoản"))
     assert "chỉ nhận tiền mặt" in refused
+
+
+async def test_the_partner_is_told_not_to_collect_cash_for_a_transfer_order(chat, sessions):
+    async with sessions.begin() as session:
+        partner = await session.scalar(select(Partner).where(Partner.code == "TM-PHANTHIET"))
+        session.add(PartnerAccount(partner_id=partner.id, channel="telegram", chat_id="-100777", linked_by="test"))
+    await chat("s1", text=ORDER)
+    await chat("s1", payload="pay:vietqr")
+    await chat("s1", payload="confirm")
+    for _ in range(100):  # the app's news worker announces the routed order
+        async with sessions() as session:
+            body = await session.scalar(select(OutboundMessage.body).where(OutboundMessage.chat_id == "-100777"))
+        if body:
+            break
+        await asyncio.sleep(0.05)
+    assert body is not None
+    assert "không thu tiền: khách chuyển khoản" in body["text"]
+    assert "Thanh toán: chuyển khoản, chưa thanh toán" in body["text"]
