@@ -142,6 +142,11 @@ async def summary(ctx: Context) -> str | None:
         amount = line_amount(line.product.price, line.quantity)
         return f"• {line.product.name}: {ctx.qty(line.quantity)} {line.product.unit} = {ctx.money(amount)}"
 
+    if ctx.buyer.get("payment") == BANK_TRANSFER and not all(p.partner.takes_transfers for p in plan.parcels):
+        # The address changed to one whose partner takes cash only: ask how to pay again.
+        ctx.buyer.pop("payment")
+        ctx.say(_("The trading cooperative delivering this order takes cash on delivery only."))
+        return await ask_next(ctx)
     missing = ", ".join(by_product[pid].product.name for pid in plan.undeliverable)
     if not plan.parcels:
         ctx.say(
@@ -277,6 +282,8 @@ async def confirm_answer(ctx: Context) -> str | None:
 async def _place(ctx: Context) -> str | None:
     _ = ctx._
     buyer = ctx.buyer
+    if buyer.get("payment") == BANK_TRANSFER and not await _transfer_possible(ctx):
+        return await summary(ctx)  # says why and asks how to pay again
     chat = Chat(ctx.incoming.channel, ctx.incoming.chat_id, ctx.locale)
     try:
         orders = await place_order(

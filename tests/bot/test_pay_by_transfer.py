@@ -83,3 +83,13 @@ async def test_the_partner_is_told_not_to_collect_cash_for_a_transfer_order(chat
     assert body is not None
     assert "không thu tiền: khách chuyển khoản" in body["text"]
     assert "Thanh toán: chuyển khoản, chưa thanh toán" in body["text"]
+
+
+async def test_moving_the_address_to_a_cash_only_partner_asks_how_to_pay_again(chat, sessions):
+    await chat("s1", text=ORDER)
+    await chat("s1", payload="pay:vietqr")
+    async with sessions.begin() as session:
+        await session.execute(update(Partner).values(bank_bin=None, bank_account=None, bank_account_name=None))
+    replies = await chat("s1", payload="confirm")
+    assert "chỉ nhận tiền mặt" in joined(replies) and payloads(replies)[-1:] == ["pay:cod"]
+    assert not CODE.search(joined(replies))
