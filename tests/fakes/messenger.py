@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import listen
+from tests.fakes.server import FakeServer
 
 DEFAULT_TOKEN = "test-page-token"
 DEFAULT_PAGE_ID = "111111111111111"
@@ -67,7 +67,7 @@ class _Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeGraph:
+class FakeGraph(FakeServer):
     """The Send API on 127.0.0.1 and a free port. Use `async with FakeGraph() as graph:` and hand
     `graph.graph_url` to the channel; every call lands in `graph.requests`."""
 
@@ -81,8 +81,6 @@ class FakeGraph:
         self.last_user_message: dict[str, datetime] = {}
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def graph_url(self) -> str:
@@ -108,22 +106,8 @@ class FakeGraph:
         """Remember when a user last wrote, so RESPONSE/UPDATE sends more than 24 h later are refused."""
         self.last_user_message[psid] = at or datetime.now(UTC)
 
-    async def start(self) -> FakeGraph:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/{version}/{page}/messages", self._messages)
-        self._runner, self.port = await listen(app)
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeGraph:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def _messages(self, request: web.Request) -> web.Response:
         body = await _body(request)

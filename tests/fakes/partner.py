@@ -15,11 +15,10 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import listen
+from tests.fakes.server import FakeServer
 
 PATH = "/htx-events"
 
@@ -34,7 +33,7 @@ class Received:
     at: float
 
 
-class FakePartner:
+class FakePartner(FakeServer):
     """The fake endpoint. `received` lists every request, failed answers included, in arrival order."""
 
     def __init__(self) -> None:
@@ -43,10 +42,6 @@ class FakePartner:
         self._answers: deque[tuple[int, str | None]] = deque()
         self._stall: float = 0.0
         self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-        self.app = web.Application()
-        self.app.router.add_post(PATH, self._handle)
 
     @property
     def url(self) -> str:
@@ -81,11 +76,9 @@ class FakePartner:
         self.received.append(Received(body, dict(request.headers), status, time.monotonic()))
         return web.json_response({"ok": status < 300}, status=status, headers=headers)
 
-    async def __aenter__(self) -> FakePartner:
-        self._runner, self.port = await listen(self.app)
-        return self
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(PATH, self._handle)
 
-    async def __aexit__(self, *exc: Any) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+    async def close(self) -> None:
+        self._closing.set()  # stalled requests answer now
+        await super().close()

@@ -1,6 +1,8 @@
-"""Starting a fake platform's aiohttp app on 127.0.0.1 and a free port."""
+"""Starting a fake platform's aiohttp app on 127.0.0.1 and a free port, and the life cycle fakes share."""
 
 from __future__ import annotations
+
+from typing import Self
 
 from aiohttp import web
 
@@ -11,3 +13,33 @@ async def listen(app: web.Application) -> tuple[web.AppRunner, int]:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     return runner, int(runner.addresses[0][1])
+
+
+class FakeServer:
+    """The life cycle every fake shares: `async with Fake() as fake` serves its routes on a free port."""
+
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    def add_routes(self, app: web.Application) -> None:
+        """Put the fake's handlers on its app."""
+        raise NotImplementedError
+
+    async def start(self) -> Self:
+        """Listen on 127.0.0.1, on a free port."""
+        app = web.Application()
+        self.add_routes(app)
+        self._runner, self.port = await listen(app)
+        return self
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -25,7 +25,7 @@ import aiohttp
 from aiohttp import web
 
 from channels.zalo import TokenPair
-from tests.fakes.server import listen
+from tests.fakes.server import FakeServer
 
 APP_ID = "3349222483842580322"
 APP_SECRET = "test-app-secret"
@@ -81,7 +81,7 @@ class _Failure:
 
 
 @dataclass
-class FakeZalo:
+class FakeZalo(FakeServer):
     """The OA API and OAuth endpoint on 127.0.0.1 and a free port. Use `async with FakeZalo() as zalo:` and hand
     `zalo.api_base_url`, `zalo.oauth_url` and `zalo.pair()` to the channel.
 
@@ -104,13 +104,11 @@ class FakeZalo:
     refreshes: int = 0
     refused_refreshes: int = 0
     last_interaction: dict[str, datetime] = field(default_factory=dict)
-    port: int = 0
     _expired: bool = False
     _spent: set[str] = field(default_factory=set)
     _failures: list[_Failure] = field(default_factory=list)
     _recent: deque[float] = field(default_factory=deque)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _runner: web.AppRunner | None = None
 
     @property
     def api_base_url(self) -> str:
@@ -164,25 +162,11 @@ class FakeZalo:
             await response.read()
             return response.status
 
-    async def start(self) -> FakeZalo:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v3.0/oa/message/cs", self._message)
         app.router.add_post("/v2.0/oa/message", self._v2_message)
         app.router.add_get("/v3.0/oa/user/detail", self._user_detail)
         app.router.add_post("/v4/oa/access_token", self._access_token)
-        self._runner, self.port = await listen(app)
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeZalo:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # --- the OA API -------------------------------------------------------------------------------------------
 
