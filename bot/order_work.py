@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,8 +23,8 @@ from catalog.accounts import owners_of
 from catalog.models import VIETNAM, Cooperative, utcnow
 from channels.types import Text, reply_to_dict
 from orders import status as st
-from orders.lifecycle import expire_overdue, route_again
-from orders.models import DailySummary, Order, Partner
+from orders.lifecycle import expire_overdue, route_stale_new
+from orders.models import DailySummary, Partner
 from orders.partner_accounts import partner_chats
 from orders.reports import (
     Codes,
@@ -43,7 +43,6 @@ SWEEP_EVERY = 30.0
 # Orders moved per transaction; a sweep that moved some runs again at once.
 BATCH = 50
 # Placing an order routes it in the same transaction, so only orders from before routing existed stay "new".
-NEW_GRACE = timedelta(minutes=1)
 # Summaries are written for people in Vietnam, in Vietnamese.
 SUMMARY_LOCALE = "vi"
 
@@ -76,29 +75,11 @@ async def sweep(
     async with sessions.begin() as session:
         expired = await expire_overdue(session, now, limit=BATCH)
     async with sessions.begin() as session:
-        routed = await route_stale_new(session, now)
+        routed = await route_stale_new(session, now, limit=BATCH)
     summaries = 0 if summary_hour is None else await send_daily_summaries(sessions, summary_hour, now)
     if expired or routed:
         log.info("orders swept", extra={"expired": len(expired), "routed": len(routed)})
     return Swept(expired, routed, summaries)
-
-
-async def route_stale_new(session: AsyncSession, now: datetime, limit: int = BATCH) -> list[str]:
-    """Give orders still "new" a minute after they were created (migrated old data) to a partner, or escalate."""
-    orders = (
-        await session.scalars(
-            select(Order)
-            .where(Order.status == st.NEW, Order.created_at <= now - NEW_GRACE)
-            .order_by(Order.id)
-            .limit(limit)
-            .with_for_update(of=Order, skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
-    for order in orders:
-        await route_again(session, order)
-    await session.flush()
-    return [order.code for order in orders]
 
 
 async def send_daily_summaries(

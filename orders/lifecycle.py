@@ -10,9 +10,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from catalog.models import Product, utcnow, vietnam_day
 from orders.models import Order, Partner
@@ -23,6 +25,7 @@ from orders.status import (
     ESCALATED,
     EXPIRED,
     FAILED,
+    NEW,
     REJECTED,
     RETURNED,
     ROUTED,
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 # What a partner may do to its order, by chat or API.
 PARTNER_ACTIONS = (ACCEPTED, REJECTED, SHIPPING, DELIVERED, FAILED, RETURNED)
 SYSTEM = "system"
+# How long an order may stay "new" before the sweep routes it (placing routes at once; only old data waits).
+NEW_GRACE = timedelta(minutes=1)
 
 
 class NotYourOrder(LookupError):
@@ -148,22 +153,39 @@ async def expire_overdue(session: AsyncSession, now: datetime | None = None, lim
     order another worker has just given to a new partner is not expired twice. Returns the codes moved on.
     """
     now = now or utcnow()
-    due = (
-        await session.scalars(
-            select(Order)
-            .where(Order.status == ROUTED, Order.accept_by <= now)
-            .order_by(Order.accept_by)
-            .limit(limit)
-            .with_for_update(of=Order, skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
+    due = await _claim(session, (Order.status == ROUTED) & (Order.accept_by <= now), Order.accept_by, limit)
     for order in due:
         minutes = order.partner.accept_timeout_minutes if order.partner else 0
         change_status(order, EXPIRED, by=SYSTEM, note=f"not accepted within {minutes} minutes")
         await route_again(session, order)
     await session.flush()
     return [order.code for order in due]
+
+
+async def route_stale_new(session: AsyncSession, now: datetime | None = None, limit: int = 50) -> list[str]:
+    """Give orders still "new" a minute after they were created (data migrated from before routing) to a
+    partner, or escalate them. Returns their codes."""
+    stale = (Order.status == NEW) & (Order.created_at <= (now or utcnow()) - NEW_GRACE)
+    orders = await _claim(session, stale, Order.id, limit)
+    for order in orders:
+        await route_again(session, order)
+    await session.flush()
+    return [order.code for order in orders]
+
+
+async def _claim(
+    session: AsyncSession, condition: ColumnElement[bool], order_by: InstrumentedAttribute[Any], limit: int
+) -> Sequence[Order]:
+    """Lock up to `limit` orders meeting the condition, skipping rows another worker holds (PostgreSQL)."""
+    query = (
+        select(Order)
+        .where(condition)
+        .order_by(order_by)
+        .limit(limit)
+        .with_for_update(of=Order, skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(query)).all()
 
 
 async def reassign(session: AsyncSession, code: str, by: str) -> Order:
