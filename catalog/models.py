@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -81,6 +82,11 @@ class Cooperative(Base):
     name: Mapped[str] = mapped_column(String(200))
     province: Mapped[str] = mapped_column(String(100), default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    # Shown on traceability pages (Circular 02/2024/TT-BKHCN: the producer's name, address and contact).
+    address: Mapped[str] = mapped_column(Text, default="", server_default="")
+    phone: Mapped[str | None] = mapped_column(String(20))
+    # Business registration or tax code of the cooperative.
+    registration_code: Mapped[str | None] = mapped_column(String(32))
 
     products: Mapped[list[Product]] = relationship(back_populates="cooperative", order_by="Product.id")
 
@@ -105,6 +111,8 @@ class Product(Base):
     ocop_stars: Mapped[int | None] = mapped_column(Integer)
     image_url: Mapped[str | None] = mapped_column(String(500))
     origin: Mapped[str] = mapped_column(Text, default="")
+    # Mã số vùng trồng: the planting-area code issued by the Plant Protection Department, printed on export cartons.
+    growing_area_code: Mapped[str | None] = mapped_column(String(40))
     # Hidden by its cooperative ("/an"): not offered to buyers, kept for open orders and history.
     hidden: Mapped[bool] = mapped_column(default=False)
     # Low-stock alert: below `low_stock_at` (or 10% of the last harvest when unset) the cooperative is told once.
@@ -115,6 +123,39 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     cooperative: Mapped[Cooperative] = relationship(back_populates="products", lazy="joined")
+
+
+class Certificate(Base):
+    """A certificate behind one of a product's certification labels (VietGAP, GlobalGAP, organic, OCOP):
+    its number, who issued it and until when it is valid; traceability pages show expired ones as expired."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    # The label as in `Product.certifications` ("VietGAP", "GlobalGAP", "Hữu cơ", "OCOP").
+    scheme: Mapped[str] = mapped_column(String(40))
+    number: Mapped[str] = mapped_column(String(80))
+    issuer: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+
+
+class HarvestBatch(Base):
+    """One harvest of a product (lô thu hoạch): its code printed on packaging labels, date and quantity."""
+
+    __tablename__ = "harvest_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Readable and unique: the SKU and the harvest day, e.g. "TL-RD-HD-261126" (then "-2", "-3" the same day).
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    harvested_on: Mapped[date] = mapped_column(Date)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    recorded_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    product: Mapped[Product] = relationship(lazy="joined")
 
 
 class CoopAccount(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -117,7 +118,11 @@ class Order(Base):
     """
 
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_status_accept_by", "status", "accept_by"),)
+    __table_args__ = (
+        Index("ix_orders_status_accept_by", "status", "accept_by"),
+        # The payment-deadline sweep reads unpaid transfer orders, oldest first.
+        Index("ix_orders_payment_status_created_at", "payment_status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(8), unique=True)
@@ -132,6 +137,10 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(20))
     payment_method: Mapped[str] = mapped_column(String(20))
     payment_status: Mapped[str] = mapped_column(String(20))
+    # Đồng received so far by bank transfer (orders/placing.py names the payment statuses).
+    paid_amount: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the buyer was reminded that the transfer is overdue; the order is cancelled some hours later.
+    payment_reminded_at: Mapped[datetime | None] = mapped_column()
     buyer_name: Mapped[str] = mapped_column(String(200))
     buyer_phone: Mapped[str] = mapped_column(String(20))
     buyer_address: Mapped[str] = mapped_column(Text)
@@ -200,3 +209,33 @@ class DailySummary(Base):
     # "partner:CODE" or "cooperative:CODE".
     recipient: Mapped[str] = mapped_column(String(64))
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BankTransaction(Base):
+    """A bank transaction reported by a bank-transfer webhook (SePay, Casso), stored once per provider and
+    transaction id whatever the redeliveries, with what it did: paid an order, part of one, too much, or
+    nothing we could match (kept for a person to look at)."""
+
+    __tablename__ = "bank_transactions"
+    __table_args__ = (UniqueConstraint("provider", "txn_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(10))
+    txn_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(Integer)
+    memo: Mapped[str] = mapped_column(Text, default="")
+    account_number: Mapped[str] = mapped_column(String(32), default="")
+    # The bank's own reference (SePay referenceCode, Casso reference/tid).
+    reference: Mapped[str] = mapped_column(String(64), default="")
+    transacted_at: Mapped[datetime | None] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    # paid, partial, over, unmatched, late (the order was already paid or cancelled), ignored (money out).
+    outcome: Mapped[str] = mapped_column(String(20))
+    # Waiting for a person (unmatched, over, late) until `htx payments` marks it done.
+    needs_review: Mapped[bool] = mapped_column(default=False, server_default=false(), index=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column()
+    review_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    order: Mapped[Order | None] = relationship(lazy="joined")
