@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import api, charts, payments, webchat
+from bot import api, bank_webhooks, charts, payments, webchat
 from bot.channel_setup import build_channels
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.delivery import Deliverer
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     partner_webhooks = PartnerWebhooks(lambda: app[SESSIONS])
 
     async def next_turn() -> bool:
-        done = await handle_next(app[SESSIONS], app[SEARCH], settings.default_locale)
+        done = await handle_next(app[SESSIONS], app[SEARCH], settings)
         if done:
             outbox.wake()
             news.wake()
@@ -83,14 +83,15 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     news = Worker("order news", next_news)
 
     async def next_sweep() -> bool:
-        swept = await sweep(app[SESSIONS], settings.daily_summary_hour)
+        swept = await sweep(app[SESSIONS], settings.daily_summary_hour, deadline=settings.payment_deadline)
         if swept.events:
             news.wake()
-        if swept.summaries:
+        if swept.messages:
             outbox.wake()
         return bool(swept)
 
-    # Order timeouts, stale new orders and daily summaries (bot/order_work.py): every process, safe in parallel.
+    # Order timeouts, stale new orders, unpaid transfers and daily summaries (bot/order_work.py): every process,
+    # safe in parallel.
     sweeper = Worker("order sweep", next_sweep, idle=SWEEP_EVERY)
     webhooks = Worker("partner webhooks", lambda: app[WEBHOOK_DELIVERER].deliver_next())
     app[NEWS] = news
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_routes(api.routes())
     app.add_routes(charts.routes())
     app.add_routes(payments.routes())
+    app.add_routes(bank_webhooks.routes())
     for channel in channels.values():
         app.add_routes(channel.routes(store))
     return app

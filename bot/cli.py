@@ -1,4 +1,5 @@
-"""The `htx` command: serve, migrate, demo, nlu, and the admin sub-commands (coop, partner, catalog, orders)."""
+"""The `htx` command: serve, migrate, demo, nlu, and the admin sub-commands (coop, partner, payments, catalog,
+orders)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot import logs, partner_cli
+from bot import logs, partner_cli, payments_cli
 from bot.app import create_app, load_demo_if_empty
 from bot.channel_setup import PLATFORMS, missing_credentials
 from bot.db import make_engine, make_sessionmaker, migrate
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     invite.add_argument("cooperative", help="cooperative code, e.g. HAMDUC")
     invite.add_argument("--role", choices=["owner", "staff"], default="owner")
     partner_cli.add_commands(commands)
+    payments_cli.add_commands(commands)
     qr = commands.add_parser(
         "vietqr",
         help="print a VietQR bank-transfer payload (and write its PNG), to check a receiving account with a bank app",
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_vietqr(args))
     elif args.command == "partner":
         sys.exit(asyncio.run(partner_cli.run(settings, args)))
+    elif args.command == "payments":
+        sys.exit(asyncio.run(payments_cli.run(settings, args)))
     elif args.command == "webhooks":
         sys.exit(asyncio.run(_set_webhooks(settings)))
     elif args.command == "nlu":
@@ -137,6 +141,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     for platform, missing in missing_credentials(settings).items():
         print(f"{platform}: " + ("on" if not missing else f"off (set {', '.join(missing)})"))
     print("Admin API: " + ("on" if settings.admin_token else "off (set HTX_ADMIN_TOKEN)"))
+    print("SePay webhook: " + ("on" if settings.sepay_api_key else "off (set SEPAY_API_KEY)"))
+    print("Casso webhook: " + ("on" if settings.casso_webhook_key else "off (set CASSO_WEBHOOK_KEY)"))
     web.run_app(create_app(settings), host=host, port=port, print=None)
 
 

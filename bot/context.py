@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import i18n
 from bot.nlu.parse import Parsed
+from bot.settings import Settings
 from catalog.search import ProductIndex
 from channels.types import Button, Buttons, Incoming, Reply, Text
 from orders.models import Customer
@@ -34,6 +35,8 @@ class Context:
     state: str | None
     data: dict[str, Any]
     locale: str
+    # The service's settings: where it is reachable (links in text), how long a transfer may take.
+    settings: Settings
     replies: list[Reply] = field(default_factory=list)
     # Messages for other chats (a cooperative's accounts), written to the outbox with this turn's replies.
     notifications: list[tuple[str, str, Reply]] = field(default_factory=list)

@@ -19,6 +19,7 @@ from bot.context import NOT_MINE, Context, Step
 from bot.flows import Flow, browse, cart, checkout, coop_admin, coop_new_product, menu, orders, partner
 from bot.models import Conversation, OutboundMessage
 from bot.nlu.parse import parse
+from bot.settings import Settings
 from catalog.models import utcnow
 from catalog.search import ProductIndex
 from channels.types import Buttons, Cards, Incoming, Reply, reply_from_dict
@@ -49,11 +50,14 @@ PAYLOADS: dict[str, Step] = {prefix: step for flow in FLOWS for prefix, step in 
 
 
 async def run_turn(
-    session: AsyncSession, incoming: Incoming, index: ProductIndex, default_locale: str = "vi"
+    session: AsyncSession,
+    incoming: Incoming,
+    index: ProductIndex,
+    settings: Settings,
 ) -> tuple[list[Reply], list[tuple[str, str, Reply]]]:
     """Handle one message inside the caller's transaction; returns its replies and its notifications to others."""
     customer = await get_or_create_customer(session, incoming.channel, incoming.user_id)
-    conversation = await _conversation(session, incoming, customer, default_locale)
+    conversation = await _conversation(session, incoming, customer, settings.default_locale)
     conversation.last_inbound_at = utcnow()
     incoming = await _menu_choice(session, incoming, conversation)
     # A photo, sticker, location or shared contact has no text: it reads as an empty message.
@@ -67,6 +71,7 @@ async def run_turn(
         state=conversation.state,
         data=copy.deepcopy(conversation.data),
         locale=conversation.locale,
+        settings=settings,
     )
     handled = await partner.route(ctx) if incoming.payload is None else NOT_MINE
     if handled != NOT_MINE:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +27,7 @@ from channels.types import Event, Reply, Text, reply_to_dict
 from orders import status as st
 from orders.models import Order, OrderEvent, Partner
 from orders.partner_accounts import partner_chats
+from orders.payment_deadline import PAYMENT_DEADLINE
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +72,26 @@ async def messages_for(session: AsyncSession, order: Order, event: OrderEvent) -
             messages += [(chat.channel, chat.chat_id, note) for chat in await partner_chats(session, partner.id)]
         if partner.webhook_url:
             kind = "order.routed" if event.to_status == st.ROUTED else "order.status_changed"
-            body = {
-                "id": f"evt_{event.id}",
-                "type": kind,
-                "created_at": event.at.isoformat(),
-                "event": {"from": event.from_status, "to": event.to_status, "by": event.by, "note": event.note},
-                "order": partner_view(order, partner.id),
-            }
-            messages.append((WEBHOOK_CHANNEL, partner.code, Event(kind, body)))
+            change = {"from": event.from_status, "to": event.to_status, "by": event.by, "note": event.note}
+            messages.append(webhook_event(f"evt_{event.id}", kind, event.at, change, order, partner))
     if event.to_status == st.ESCALATED:
         messages += [(a.channel, a.user_id, _escalation(order)) for a in await _owners(session, order)]
     return messages
+
+
+def webhook_event(
+    event_id: str, kind: str, at: datetime, change: dict[str, Any], order: Order, partner: Partner
+) -> tuple[str, str, Reply]:
+    """The outbox message of one event on a partner's signed webhook (docs/partner-webhooks.md): what changed,
+    and the whole order as that partner sees it now."""
+    body = {
+        "id": event_id,
+        "type": kind,
+        "created_at": at.isoformat(),
+        "event": change,
+        "order": partner_view(order, partner.id),
+    }
+    return WEBHOOK_CHANNEL, partner.code, Event(kind, body)
 
 
 def _partner_note(order: Order, event: OrderEvent, partner: Partner) -> Reply | None:
@@ -93,6 +105,14 @@ def _partner_note(order: Order, event: OrderEvent, partner: Partner) -> Reply | 
                 code=order.code, minutes=partner.accept_timeout_minutes
             )
         )
+    if event.to_status == st.CANCELLED and event.by == PAYMENT_DEADLINE:
+        text = _("Order {code} is cancelled: the buyer did not pay it in time. Do not deliver it.")
+        text = text.format(code=order.code)
+        if order.paid_amount:
+            text += "\n" + _("Please refund the {amount} received to the buyer ({phone}).").format(
+                amount=i18n.money(order.paid_amount, PARTNER_LOCALE), phone=order.buyer_phone
+            )
+        return Text(text)
     if event.to_status == st.CANCELLED:
         return Text(_("The buyer cancelled order {code}: do not deliver it.").format(code=order.code))
     return None

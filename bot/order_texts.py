@@ -7,10 +7,13 @@ telling people what happened), so it takes a locale rather than a conversation.
 from __future__ import annotations
 
 from bot import i18n
+from catalog.models import VIETNAM
 from channels.types import Button, Buttons, Image, Reply, Text
 from orders import status as st
 from orders.models import Order, OrderEvent
-from orders.placing import CASH_ON_DELIVERY, PAID
+from orders.payment_deadline import PAYMENT_DEADLINE, Deadline, still_to_pay
+from orders.payments import Outcome
+from orders.placing import CASH_ON_DELIVERY, OVERPAID, PAID, PARTIAL
 from orders.vietqr import BANKS
 
 # Button payloads of a partner's order actions: `po:<status>:<code>`, e.g. `po:accepted:DH7K2M9Q`.
@@ -81,11 +84,7 @@ def partner_order_message(order: Order, locale: str) -> Reply:
         totals.format(subtotal=money(order.subtotal), fee=money(order.shipping_fee), total=money(order.total)),
         _("Receiver: {name}, {phone}").format(name=order.buyer_name, phone=order.buyer_phone),
         _("Address: {address}").format(address=order.buyer_address),
-        _("Payment: cash on delivery")
-        if cash
-        else _("Payment: bank transfer, paid")
-        if order.payment_status == PAID
-        else _("Payment: bank transfer, not paid yet"),
+        _("Payment: cash on delivery") if cash else transfer_state(order, locale),
     ]
     if order.status == st.ROUTED and order.accept_by:
         text.append(_("Please accept before {deadline}.").format(deadline=i18n.when(order.accept_by, locale)))
@@ -93,6 +92,75 @@ def partner_order_message(order: Order, locale: str) -> Reply:
         text.append(_("Tracking number: {number}").format(number=order.tracking_number))
     buttons = partner_actions(order, locale)
     return Buttons("\n".join(text), tuple(buttons)) if buttons else Text("\n".join(text))
+
+
+def transfer_state(order: Order, locale: str) -> str:
+    """How much of a transfer order's total has arrived, as its partner reads it."""
+    _ = i18n.translations(locale).gettext
+    money = lambda amount: i18n.money(amount, locale)  # noqa: E731
+    if order.payment_status == PAID:
+        return _("Payment: bank transfer, paid")
+    if order.payment_status == PARTIAL:
+        return _("Payment: bank transfer, {paid} received, {missing} still missing").format(
+            paid=money(order.paid_amount), missing=money(still_to_pay(order))
+        )
+    if order.payment_status == OVERPAID:
+        return _("Payment: bank transfer, paid with {excess} too much, to refund to the buyer").format(
+            excess=money(order.paid_amount - order.total)
+        )
+    return _("Payment: bank transfer, not paid yet")
+
+
+def buyer_payment_note(order: Order, outcome: str, amount: int, locale: str) -> Reply | None:
+    """What the buyer is told when a transfer of `amount` arrives for their order (orders/payments.py)."""
+    _ = i18n.translations(locale).gettext
+    texts = {
+        Outcome.PAID: _("We received {amount} for order {code}: it is paid in full. Thank you!"),
+        Outcome.PARTIAL: _(
+            "We received {amount} for order {code}; {missing} is still missing. Please transfer {missing} with the "
+            "memo {code}."
+        ),
+        Outcome.OVER: _(
+            "We received {amount} for order {code}, {excess} more than its total. The order is paid; the trading "
+            "cooperative will refund you {excess}."
+        ),
+        Outcome.LATE: _(
+            "We received {amount} for order {code}, which no longer needs paying (already paid or cancelled). The "
+            "trading cooperative will refund you {amount}."
+        ),
+    }
+    if outcome not in texts:
+        return None
+    text = texts[Outcome(outcome)].format(code=order.code, **_payment_amounts(order, amount, locale))
+    return Buttons(text, (Button(_("Order {code}").format(code=order.code), f"status:{order.code}"),))
+
+
+def partner_payment_note(order: Order, outcome: str, amount: int, locale: str) -> Text | None:
+    """What the partner's chats are told when a transfer of `amount` arrives for its order."""
+    _ = i18n.translations(locale).gettext
+    texts = {
+        Outcome.PAID: _("Order {code} is paid: {amount} received by transfer."),
+        Outcome.PARTIAL: _("Order {code}: the buyer has transferred {paid} so far, {missing} still missing."),
+        Outcome.OVER: _("Order {code} is paid, with {excess} too much: please refund {excess} to the buyer ({phone})."),
+        Outcome.LATE: _(
+            "Order {code} received {amount} more after it was paid or cancelled: please refund {amount} to the "
+            "buyer ({phone})."
+        ),
+    }
+    if outcome not in texts:
+        return None
+    amounts = _payment_amounts(order, amount, locale)
+    return Text(texts[Outcome(outcome)].format(code=order.code, phone=order.buyer_phone, **amounts))
+
+
+def _payment_amounts(order: Order, amount: int, locale: str) -> dict[str, str]:
+    """The sums a payment note may name: this transfer, received so far, still missing, paid too much."""
+    return {
+        "amount": i18n.money(amount, locale),
+        "paid": i18n.money(order.paid_amount, locale),
+        "missing": i18n.money(still_to_pay(order), locale),
+        "excess": i18n.money(max(order.paid_amount - order.total, 0), locale),
+    }
 
 
 def buyer_update(order: Order, event: OrderEvent, locale: str) -> Reply | None:
@@ -112,26 +180,66 @@ def buyer_update(order: Order, event: OrderEvent, locale: str) -> Reply | None:
         ),
         st.CANCELLED: _("Your order {code} has been cancelled: {note}. Nothing will be delivered or charged."),
     }
+    if event.by == PAYMENT_DEADLINE:
+        texts[st.CANCELLED] = _(
+            "Your order {code} has been cancelled because your bank transfer did not arrive in time. Nothing will "
+            "be delivered."
+        )
     if event.to_status not in texts or (event.to_status == st.CANCELLED and event.by == "buyer"):
         return None
     text = texts[event.to_status].format(partner=partner, code=code, note=event.note or "-")
     if event.to_status == st.SHIPPING and order.tracking_number:
         text += "\n" + _("Tracking number: {number}").format(number=order.tracking_number)
+    if event.by == PAYMENT_DEADLINE and order.paid_amount:
+        text += "\n" + _("The trading cooperative will refund you the {amount} you transferred.").format(
+            amount=i18n.money(order.paid_amount, locale)
+        )
     return Buttons(text, (Button(_("Order {code}").format(code=code), f"status:{code}"),))
 
 
-def payment_request(order: Order, locale: str) -> Reply:
-    """The VietQR code of an order to pay by transfer (served by bot/payments.py), with the same details as
-    text for buyers who type the transfer in their bank app."""
+def payment_request(order: Order, locale: str, deadline: Deadline) -> Reply:
+    """What to transfer for an order, where to and by when: the VietQR code (served by bot/payments.py) with the
+    same details as text for buyers who type the transfer in their bank app. Text only when no partner's account
+    waits for it (the order is escalated)."""
     _ = i18n.translations(locale).gettext
-    partner = order.partner
-    assert partner is not None and partner.bank_bin and partner.bank_account
+    partner = order.partner if order.partner and order.partner.takes_transfers else None
+    pay_by = deadline.pay_by(order).astimezone(VIETNAM).strftime("%d/%m %H:%M")
     details = [
-        _("Transfer for order {code}: {amount}").format(code=order.code, amount=i18n.money(order.total, locale)),
-        _("Bank: {bank}").format(bank=BANKS.get(partner.bank_bin, partner.bank_bin)),
-        _("Account number: {account}").format(account=partner.bank_account),
-        _("Account name: {name}").format(name=partner.bank_account_name),
-        _("Transfer memo: {code}").format(code=order.code),
-        _("Scan the code with your bank app: amount and memo are filled in."),
+        _("Transfer for order {code}: {amount}").format(code=order.code, amount=i18n.money(still_to_pay(order), locale))
     ]
+    if partner is not None and partner.bank_bin:
+        details += [
+            _("Bank: {bank}").format(bank=BANKS.get(partner.bank_bin, partner.bank_bin)),
+            _("Account number: {account}").format(account=partner.bank_account),
+            _("Account name: {name}").format(name=partner.bank_account_name),
+        ]
+    details += [
+        _("Transfer memo: {code}").format(code=order.code),
+        (
+            _("Please pay by {time} (Vietnam time), or the order will be cancelled.")
+            if order.payment_reminded_at
+            else _(
+                "Please pay by {time} (Vietnam time). If the money has not arrived by then, we will remind you once, "
+                "then cancel the order."
+            )
+        ).format(time=pay_by),
+    ]
+    if partner is None:
+        return Text("\n".join(details))
+    details.append(_("Scan the code with your bank app: amount and memo are filled in."))
     return Image(f"/pay/{order.code}.png", "\n".join(details))
+
+
+def payment_reminder(order: Order, locale: str, deadline: Deadline) -> list[Reply]:
+    """The one reminder of a transfer order past its deadline: what has not arrived, then how to pay it and by when
+    before the order is cancelled."""
+    _ = i18n.translations(locale).gettext
+    money = lambda amount: i18n.money(amount, locale)  # noqa: E731
+    missing = (
+        _("We have received {paid} of {total} for order {code}; {missing} is still missing.").format(
+            paid=money(order.paid_amount), total=money(order.total), code=order.code, missing=money(still_to_pay(order))
+        )
+        if order.paid_amount
+        else _("We have not received your bank transfer for order {code} yet.").format(code=order.code)
+    )
+    return [Text(missing), payment_request(order, locale, deadline)]

@@ -1,8 +1,10 @@
-"""The periodic order work of every process: expire overdue orders, route stale new ones, send daily summaries.
+"""The periodic order work of every process: expire overdue orders, route stale new ones, remind then cancel
+unpaid transfer orders, send daily summaries.
 
 A `Worker` runs `sweep` about every `SWEEP_EVERY` seconds in each process that has workers. Every part is
-safe to run in several processes at once: expiry and routing lock the orders they move (`SKIP LOCKED` on
-PostgreSQL, `BEGIN IMMEDIATE` on SQLite), and each daily summary is claimed by inserting its
+safe to run in several processes at once: expiry, routing and the payment deadline lock the orders they move
+(`SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), a payment reminder is written in the transaction that
+marks its order reminded, and each daily summary is claimed by inserting its
 `DailySummary(day, recipient)` row, unique, in a savepoint: the process that loses the insert skips it.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -19,13 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import i18n
 from bot.models import OutboundMessage
+from bot.order_texts import payment_reminder
 from catalog.accounts import owners_of
 from catalog.models import VIETNAM, Cooperative, utcnow
-from channels.types import Text, reply_to_dict
+from channels.types import Reply, Text, reply_to_dict
 from orders import status as st
 from orders.lifecycle import expire_overdue, route_stale_new
 from orders.models import DailySummary, Partner
 from orders.partner_accounts import partner_chats
+from orders.payment_deadline import DEADLINE, Deadline, cancel_unpaid, remind_unpaid
 from orders.reports import (
     Codes,
     CooperativeDay,
@@ -52,23 +56,34 @@ Compose = Callable[[AsyncSession], Awaitable[list[Message]]]
 
 @dataclass(frozen=True)
 class Swept:
-    """What one sweep did: orders expired (and passed on), stale new orders routed, summaries sent."""
+    """What one sweep did: orders expired (and passed on), stale new orders routed, unpaid transfer orders
+    reminded and cancelled, summaries sent."""
 
     expired: list[str]
     routed: list[str]
     summaries: int
+    reminded: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
 
     @property
     def events(self) -> bool:
         """Did orders change, so that the order news worker has something to tell?"""
-        return bool(self.expired or self.routed)
+        return bool(self.expired or self.routed or self.cancelled)
+
+    @property
+    def messages(self) -> bool:
+        """Did the sweep write messages to the outbox itself (summaries, payment reminders)?"""
+        return bool(self.summaries or self.reminded)
 
     def __bool__(self) -> bool:
-        return self.events or bool(self.summaries)
+        return self.events or self.messages
 
 
 async def sweep(
-    sessions: async_sessionmaker[AsyncSession], summary_hour: int | None, now: datetime | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    summary_hour: int | None,
+    now: datetime | None = None,
+    deadline: Deadline = DEADLINE,
 ) -> Swept:
     """One round of the periodic work, each part in its own transaction; no daily summary when the hour is None."""
     now = now or utcnow()
@@ -76,10 +91,28 @@ async def sweep(
         expired = await expire_overdue(session, now, limit=BATCH)
     async with sessions.begin() as session:
         routed = await route_stale_new(session, now, limit=BATCH)
+    async with sessions.begin() as session:
+        cancelled = await cancel_unpaid(session, deadline, now, limit=BATCH)
+    reminded = await remind_buyers(sessions, deadline, now)
     summaries = 0 if summary_hour is None else await send_daily_summaries(sessions, summary_hour, now)
-    if expired or routed:
-        log.info("orders swept", extra={"expired": len(expired), "routed": len(routed)})
-    return Swept(expired, routed, summaries)
+    swept = Swept(expired, routed, summaries, reminded, cancelled)
+    if swept.events or reminded:
+        counts = {"expired": expired, "routed": routed, "reminded": reminded, "cancelled": cancelled}
+        log.info("orders swept", extra={name: len(codes) for name, codes in counts.items()})
+    return swept
+
+
+async def remind_buyers(sessions: async_sessionmaker[AsyncSession], deadline: Deadline, now: datetime) -> list[str]:
+    """Remind the buyers of transfer orders past the deadline, in their chat and language, in the transaction that
+    marks each order reminded: a buyer is told once, whatever the processes sweeping. Returns the codes."""
+    async with sessions.begin() as session:
+        orders = await remind_unpaid(session, deadline, now, limit=BATCH)
+        for order in orders:
+            replies: list[Reply] = payment_reminder(order, order.locale, deadline) if order.channel else []
+            for reply in replies:
+                body = reply_to_dict(reply)
+                session.add(OutboundMessage(channel=order.channel, chat_id=order.chat_id, body=body, proactive=True))
+    return [order.code for order in orders]
 
 
 async def send_daily_summaries(

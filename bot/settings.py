@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orders.payment_deadline import Deadline
 
 
 class Settings(BaseSettings):
@@ -23,6 +27,10 @@ class Settings(BaseSettings):
     workers: int = Field(2, alias="HTX_WORKERS")
     # Hour (0-23, Vietnam time) from which each day's order summaries go to partners and cooperative owners.
     daily_summary_hour: int | None = Field(18, ge=0, le=23, alias="HTX_DAILY_SUMMARY_HOUR")
+    # An unpaid bank-transfer order is reminded this many hours after it was confirmed, then cancelled (its stock
+    # released) when the grace hours after the reminder pass without the money (orders/payment_deadline.py).
+    payment_deadline_hours: int = Field(24, ge=1, alias="HTX_PAYMENT_DEADLINE_HOURS")
+    payment_grace_hours: int = Field(2, ge=1, alias="HTX_PAYMENT_GRACE_HOURS")
 
     telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
@@ -40,6 +48,15 @@ class Settings(BaseSettings):
     zalo_refresh_token: str | None = Field(None, alias="ZALO_REFRESH_TOKEN")
     zalo_api_base_url: str = Field("https://openapi.zalo.me", alias="ZALO_API_BASE_URL")
     zalo_oauth_url: str = Field("https://oauth.zaloapp.com", alias="ZALO_OAUTH_URL")
+
+    # Bank-transfer confirmation webhooks (docs/payments.md); each is off while its key is empty.
+    sepay_api_key: str | None = Field(None, alias="SEPAY_API_KEY")
+    casso_webhook_key: str | None = Field(None, alias="CASSO_WEBHOOK_KEY")
+
+    @property
+    def payment_deadline(self) -> Deadline:
+        """When unpaid transfer orders are reminded and cancelled."""
+        return Deadline(timedelta(hours=self.payment_deadline_hours), timedelta(hours=self.payment_grace_hours))
 
     @field_validator("daily_summary_hour", mode="before")
     @classmethod

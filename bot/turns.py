@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.engine import run_turn
 from bot.models import InboundEvent, OutboundMessage, first_pending_of_its_chat
+from bot.settings import Settings
 from catalog.live_index import LiveIndex
 from catalog.models import utcnow
 from channels.types import Incoming, Location, Reply, reply_from_dict, reply_to_dict
@@ -56,13 +57,21 @@ async def receive(sessions: async_sessionmaker[AsyncSession], incoming: Incoming
 
 
 async def handle(
-    sessions: async_sessionmaker[AsyncSession], event_id: int, live_index: LiveIndex, default_locale: str = "vi"
+    sessions: async_sessionmaker[AsyncSession],
+    event_id: int,
+    live_index: LiveIndex,
+    settings: Settings,
 ) -> bool:
     """Run the turn of one stored event now (the web chat waits for its own). Returns success."""
-    return await _process(sessions, select(InboundEvent).where(InboundEvent.id == event_id), live_index, default_locale)
+    query = select(InboundEvent).where(InboundEvent.id == event_id)
+    return await _process(sessions, query, live_index, settings)
 
 
-async def handle_next(sessions: async_sessionmaker[AsyncSession], live_index: LiveIndex, default_locale: str) -> bool:
+async def handle_next(
+    sessions: async_sessionmaker[AsyncSession],
+    live_index: LiveIndex,
+    settings: Settings,
+) -> bool:
     """Run the turn of the oldest due event whose conversation has no earlier one pending; False if none.
 
     Events of one conversation are taken strictly in order; `SKIP LOCKED` lets several workers and processes
@@ -78,14 +87,14 @@ async def handle_next(sessions: async_sessionmaker[AsyncSession], live_index: Li
         .order_by(InboundEvent.id)
         .limit(1)
     )
-    return await _process(sessions, query, live_index, default_locale, skip_locked=True)
+    return await _process(sessions, query, live_index, settings, skip_locked=True)
 
 
 async def _process(
     sessions: async_sessionmaker[AsyncSession],
     query: Select[InboundEvent],
     live_index: LiveIndex,
-    default_locale: str,
+    settings: Settings,
     skip_locked: bool = False,
 ) -> bool:
     """One turn in one transaction: replies go to the outbox with the event marked done, or nothing changes."""
@@ -99,9 +108,7 @@ async def _process(
             if event.status != PENDING:
                 return True
             incoming = incoming_from_dict(event.body)
-            replies, notifications = await run_turn(
-                session, incoming, await live_index.current(session), default_locale
-            )
+            replies, notifications = await run_turn(session, incoming, await live_index.current(session), settings)
             outgoing = [(incoming.channel, incoming.chat_id, reply, False) for reply in replies]
             outgoing += [(channel, chat_id, reply, True) for channel, chat_id, reply in notifications]
             session.add_all(

@@ -34,9 +34,8 @@ async def chat(request: web.Request) -> web.Response:
         return web.json_response({"error": reason}, status=400)
     sessions = request.app[SESSIONS]
     event_id = await receive(sessions, incoming)
-    if event_id is None or not await handle(
-        sessions, event_id, request.app[SEARCH], request.app[SETTINGS].default_locale
-    ):
+    settings = request.app[SETTINGS]
+    if event_id is None or not await handle(sessions, event_id, request.app[SEARCH], settings):
         return web.json_response({"error": "the message could not be handled, please send it again"}, status=500)
     replies = await take_replies(sessions, event_id)
     return web.json_response({"replies": web_channel.render(replies)})

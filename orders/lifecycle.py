@@ -153,7 +153,7 @@ async def expire_overdue(session: AsyncSession, now: datetime | None = None, lim
     order another worker has just given to a new partner is not expired twice. Returns the codes moved on.
     """
     now = now or utcnow()
-    due = await _claim(session, (Order.status == ROUTED) & (Order.accept_by <= now), Order.accept_by, limit)
+    due = await claim_orders(session, (Order.status == ROUTED) & (Order.accept_by <= now), Order.accept_by, limit)
     for order in due:
         minutes = order.partner.accept_timeout_minutes if order.partner else 0
         change_status(order, EXPIRED, by=SYSTEM, note=f"not accepted within {minutes} minutes")
@@ -166,14 +166,14 @@ async def route_stale_new(session: AsyncSession, now: datetime | None = None, li
     """Give orders still "new" a minute after they were created (data migrated from before routing) to a
     partner, or escalate them. Returns their codes."""
     stale = (Order.status == NEW) & (Order.created_at <= (now or utcnow()) - NEW_GRACE)
-    orders = await _claim(session, stale, Order.id, limit)
+    orders = await claim_orders(session, stale, Order.id, limit)
     for order in orders:
         await route_again(session, order)
     await session.flush()
     return [order.code for order in orders]
 
 
-async def _claim(
+async def claim_orders(
     session: AsyncSession, condition: ColumnElement[bool], order_by: InstrumentedAttribute[Any], limit: int
 ) -> Sequence[Order]:
     """Lock up to `limit` orders meeting the condition, skipping rows another worker holds (PostgreSQL)."""

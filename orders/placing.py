@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,15 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.models import Product, vietnam_day
 from orders.cart import NotEnoughStock, cart_lines, line_amount, remove_lines
 from orders.lifecycle import give_to
-from orders.models import CartLine, Customer, Order, OrderLine
+from orders.models import BankTransaction, CartLine, Customer, Order, OrderLine
 from orders.routing import Line, Plan, active_partners, plan, take_capacity
-from orders.status import CANCELLED, NEW, TRANSITIONS, change_status
+from orders.status import BUYER_CANCELLABLE, CANCELLED, NEW, change_status
 
 CODE_ALPHABET = string.digits + string.ascii_uppercase
 CASH_ON_DELIVERY = "cod"
 BANK_TRANSFER = "vietqr"
+# Payment statuses; a bank transfer (orders/payments.py) moves an order from UNPAID to PARTIAL, PAID or OVERPAID.
 UNPAID = "unpaid"
-PAID = "paid"  # set by bank-transfer confirmation
+PARTIAL = "partial"
+PAID = "paid"
+OVERPAID = "overpaid"
 
 
 @dataclass(frozen=True)
@@ -178,14 +182,18 @@ async def _reserve(session: AsyncSession, product: Product, quantity: Decimal) -
         raise NotEnoughStock(product, product.stock)
 
 
-async def release_stock(session: AsyncSession, order: Order) -> None:
-    """Give an order's reserved quantities back to the products' stock."""
-    # In product id order, the order checkouts reserve in: a cancel and a checkout never wait on each other.
-    for line in sorted(order.lines, key=lambda line: line.product_id):
+async def release_stock(session: AsyncSession, orders: Sequence[Order]) -> None:
+    """Give the orders' reserved quantities back to the products' stock."""
+    held: dict[int, Decimal] = defaultdict(Decimal)
+    for line in (line for order in orders for line in order.lines):
+        held[line.product_id] += line.quantity
+    # One update per product, in product id order, the order checkouts reserve in: releases and checkouts, however
+    # many orders each holds, never wait on each other in a cycle.
+    for product_id in sorted(held):
         await session.execute(
             update(Product)
-            .where(Product.id == line.product_id)
-            .values(stock=Product.stock + line.quantity)
+            .where(Product.id == product_id)
+            .values(stock=Product.stock + held[product_id])
             .execution_options(synchronize_session=False)
         )
 
@@ -234,7 +242,7 @@ async def list_orders(session: AsyncSession, limit: int = 100, offset: int = 0) 
 
 def can_cancel(order: Order) -> bool:
     """A buyer may cancel until a partner has accepted."""
-    return CANCELLED in TRANSITIONS[order.status]
+    return order.status in BUYER_CANCELLABLE
 
 
 async def cancel_order(session: AsyncSession, customer: Customer, code: str, by: str = "buyer") -> Order:
@@ -247,6 +255,21 @@ async def cancel_order(session: AsyncSession, customer: Customer, code: str, by:
     if not can_cancel(order):
         raise CannotCancel(order)
     change_status(order, CANCELLED, by=by, note="cancelled by the buyer")
-    await release_stock(session, order)
+    await release_stock(session, [order])
+    await flag_refund(session, order, "the buyer cancelled it")
     await session.flush()
     return order
+
+
+async def flag_refund(session: AsyncSession, order: Order, why: str) -> None:
+    """Money already transferred for an order that will not be delivered: its bank transactions wait for a
+    person (`htx payments list`) to refund it. Nothing happens when nothing was paid."""
+    if not order.paid_amount:
+        return
+    note = f"Refund {order.paid_amount} đ to the buyer: order {order.code} ({order.total} đ) was cancelled, {why}."
+    await session.execute(
+        update(BankTransaction)
+        .where(BankTransaction.order_id == order.id)
+        .values(needs_review=True, review_note=note)
+        .execution_options(synchronize_session=False)
+    )

@@ -5,7 +5,8 @@
      │        │  └── rejected ◄──┐   │    ▼
      │        │  └── expired  ◄──┤   └── failed ──> returned
      │        ▼                  │
-     └──> escalated ◄────────────┘      cancelled: by the buyer from new, routed or escalated
+     └──> escalated ◄────────────┘      cancelled: by the buyer from new, routed or escalated;
+                                          by the payment deadline also from accepted (a transfer that never came)
 
 A rejected or expired order is routed again in the same transaction (to the next eligible partner) or
 escalated to the producer cooperatives, so neither status is ever where an order rests.
@@ -34,7 +35,7 @@ TRANSITIONS: dict[str | None, frozenset[str]] = {
     REJECTED: frozenset({ROUTED, ESCALATED}),
     EXPIRED: frozenset({ROUTED, ESCALATED}),
     ESCALATED: frozenset({ROUTED, CANCELLED}),
-    ACCEPTED: frozenset({SHIPPING}),
+    ACCEPTED: frozenset({SHIPPING, CANCELLED}),
     SHIPPING: frozenset({DELIVERED, FAILED}),
     FAILED: frozenset({SHIPPING, RETURNED}),
     DELIVERED: frozenset(),
@@ -45,6 +46,8 @@ TRANSITIONS: dict[str | None, frozenset[str]] = {
 HOLDING = frozenset({NEW, ROUTED, REJECTED, EXPIRED, ESCALATED, ACCEPTED})
 # Statuses a partner has to act on (`/donmoi`, the partner API's default list).
 AWAITING_PARTNER = frozenset({ROUTED, ACCEPTED, SHIPPING, FAILED})
+# Statuses from which a buyer may still cancel: no partner has accepted yet.
+BUYER_CANCELLABLE = frozenset({NEW, ROUTED, ESCALATED})
 # Statuses that are final.
 CLOSED = frozenset(status for status, following in TRANSITIONS.items() if status and not following)
 

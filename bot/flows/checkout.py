@@ -331,7 +331,7 @@ async def _place(ctx: Context) -> str | None:
     )
     for order in orders:
         if order.payment_method == BANK_TRANSFER:
-            ctx.reply(payment_request(order, ctx.locale))
+            ctx.reply(payment_request(order, ctx.locale, ctx.settings.payment_deadline))
     return None
 
 

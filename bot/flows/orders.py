@@ -106,10 +106,14 @@ async def cancel(ctx: Context) -> str | None:
             [Button(ctx._("Talk to staff"), "handoff")],
         )
         return None
-    ctx.say(
-        ctx._("Order {code} is cancelled. Nothing will be delivered or charged.").format(code=order.code),
-        menu_buttons(ctx),
+    cancelled = (
+        ctx._("Order {code} is cancelled. The trading cooperative will refund the {amount} you transferred.").format(
+            code=order.code, amount=ctx.money(order.paid_amount)
+        )
+        if order.paid_amount
+        else ctx._("Order {code} is cancelled. Nothing will be delivered or charged.").format(code=order.code)
     )
+    ctx.say(cancelled, menu_buttons(ctx))
     return None
 
 
