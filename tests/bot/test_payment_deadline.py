@@ -77,6 +77,16 @@ async def told(sessions, chat_id: str, words: str) -> list[str]:
     return []
 
 
+async def part_pay(sessions, order: Order, txn_id: str) -> None:
+    """50.000 ₫ of the order's 120.000 ₫ arrived, by a SePay transaction with that id."""
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Order).where(Order.id == order.id).values(payment_status=PARTIAL, paid_amount=50_000)
+        )
+        txn = BankTransaction(provider="sepay", txn_id=txn_id, amount=50_000, order_id=order.id, outcome="partial")
+        session.add(txn)
+
+
 def vietnam(moment: datetime) -> str:
     return moment.astimezone(VIETNAM).strftime("%d/%m %H:%M")
 
@@ -156,11 +166,8 @@ async def test_a_paid_order_is_never_reminded_nor_cancelled(chat, sessions):
 
 async def test_a_partly_paid_order_is_reminded_of_what_is_missing_and_its_money_flagged_for_refund(chat, sessions):
     order = await transfer_order(chat, sessions)
+    await part_pay(sessions, order, txn_id="1")
     async with sessions.begin() as session:
-        await session.execute(
-            update(Order).where(Order.id == order.id).values(payment_status=PARTIAL, paid_amount=50_000)
-        )
-        session.add(BankTransaction(provider="sepay", txn_id="1", amount=50_000, order_id=order.id, outcome="partial"))
         unmatched = BankTransaction(provider="casso", txn_id="2", amount=70_000, outcome="unmatched", needs_review=True)
         session.add(unmatched)
     reminded = order.created_at + DEADLINE.after
@@ -210,11 +217,7 @@ async def test_an_order_the_partner_accepted_but_nobody_paid_is_cancelled_and_th
 
 async def test_a_buyer_cancelling_a_partly_paid_order_is_promised_a_refund_and_the_money_flagged(chat, sessions):
     order = await transfer_order(chat, sessions)
-    async with sessions.begin() as session:
-        await session.execute(
-            update(Order).where(Order.id == order.id).values(payment_status=PARTIAL, paid_amount=50_000)
-        )
-        session.add(BankTransaction(provider="sepay", txn_id="9", amount=50_000, order_id=order.id, outcome="partial"))
+    await part_pay(sessions, order, txn_id="9")
     replies = await chat("s1", text=f"huy don {order.code}")
     assert "HTX thương mại sẽ hoàn lại 50.000\xa0₫ anh/chị đã chuyển khoản." in joined(replies)
     async with sessions() as session:
