@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import api, bank_webhooks, charts, payments, webchat
+from bot import api, bank_webhooks, charts, payments, trace_page, webchat
 from bot.channel_setup import build_channels
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.delivery import Deliverer
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_routes(charts.routes())
     app.add_routes(payments.routes())
     app.add_routes(bank_webhooks.routes())
+    app.add_routes(trace_page.routes())
     for channel in channels.values():
         app.add_routes(channel.routes(store))
     return app

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot import logs, partner_cli, payments_cli
+from bot import labels, logs, partner_cli, payments_cli, trace_cli
 from bot.app import create_app, load_demo_if_empty
 from bot.channel_setup import PLATFORMS, missing_credentials
 from bot.db import make_engine, make_sessionmaker, migrate
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     invite.add_argument("cooperative", help="cooperative code, e.g. HAMDUC")
     invite.add_argument("--role", choices=["owner", "staff"], default="owner")
     partner_cli.add_commands(commands)
+    trace_cli.add_commands(commands)
     payments_cli.add_commands(commands)
     qr = commands.add_parser(
         "vietqr",
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     qr.add_argument("--amount", type=int, help="đồng; without it the code is static (the payer types the amount)")
     qr.add_argument("--memo", help="the transfer memo, e.g. an order code (ASCII, at most 25 characters)")
     qr.add_argument("--png", type=Path, metavar="FILE", help="also write the QR image to FILE.png")
+    labels.add_commands(commands)
     webhooks = commands.add_parser("webhooks", help="register this service's webhook URLs with the platforms")
     webhooks.add_argument("action", choices=["set"])
     nlu = commands.add_parser("nlu", help="print how a message is understood, as JSON")
@@ -97,8 +99,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(_invite(settings, args.cooperative.upper(), args.role)))
     elif args.command == "vietqr":
         sys.exit(_vietqr(args))
+    elif args.command == "qr":
+        try:
+            sys.exit(asyncio.run(labels.run(settings, args)))
+        except OSError as error:
+            sys.exit(_file_error(error))
     elif args.command == "partner":
         sys.exit(asyncio.run(partner_cli.run(settings, args)))
+    elif args.command == "trace":
+        sys.exit(asyncio.run(trace_cli.run(settings, args)))
     elif args.command == "payments":
         sys.exit(asyncio.run(payments_cli.run(settings, args)))
     elif args.command == "webhooks":

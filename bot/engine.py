@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import NOT_MINE, Context, Step
-from bot.flows import Flow, browse, cart, checkout, coop_admin, coop_new_product, menu, orders, partner
+from bot.flows import Flow, browse, cart, checkout, coop_admin, coop_new_product, menu, orders, origin, partner
 from bot.models import Conversation, OutboundMessage
 from bot.nlu.parse import parse
 from bot.settings import Settings
@@ -40,6 +40,7 @@ FLOWS: tuple[Flow, ...] = (
     cart.FLOW,
     checkout.FLOW,
     orders.FLOW,
+    origin.FLOW,
     coop_admin.FLOW,
     coop_new_product.FLOW,
     partner.FLOW,

@@ -35,11 +35,15 @@ class Settings(BaseSettings):
     telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
     telegram_api_base_url: str = Field("https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL")
+    # The bot's @username: the "order it in chat" link on traceability pages (bot/trace_page.py); unset: no link.
+    telegram_bot_username: str | None = Field(None, alias="TELEGRAM_BOT_USERNAME")
 
     messenger_app_secret: str | None = Field(None, alias="MESSENGER_APP_SECRET")
     messenger_verify_token: str | None = Field(None, alias="MESSENGER_VERIFY_TOKEN")
     messenger_page_token: str | None = Field(None, alias="MESSENGER_PAGE_TOKEN")
     messenger_graph_url: str = Field("https://graph.facebook.com/v25.0", alias="MESSENGER_GRAPH_URL")
+    # The Facebook page id, for https://m.me/<id> links on traceability pages; unset: no link.
+    messenger_page_id: str | None = Field(None, alias="MESSENGER_PAGE_ID")
 
     zalo_app_id: str | None = Field(None, alias="ZALO_APP_ID")
     zalo_oa_secret_key: str | None = Field(None, alias="ZALO_OA_SECRET_KEY")
@@ -48,6 +52,8 @@ class Settings(BaseSettings):
     zalo_refresh_token: str | None = Field(None, alias="ZALO_REFRESH_TOKEN")
     zalo_api_base_url: str = Field("https://openapi.zalo.me", alias="ZALO_API_BASE_URL")
     zalo_oauth_url: str = Field("https://oauth.zaloapp.com", alias="ZALO_OAUTH_URL")
+    # The Official Account id, for https://zalo.me/<id> links on traceability pages; unset: no link.
+    zalo_oa_id: str | None = Field(None, alias="ZALO_OA_ID")
 
     # Bank-transfer confirmation webhooks (docs/payments.md); each is off while its key is empty.
     sepay_api_key: str | None = Field(None, alias="SEPAY_API_KEY")

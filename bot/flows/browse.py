@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from bot.context import Context
 from bot.flows import Flow
 from bot.flows.menu import menu_buttons
+from bot.flows.origin import origin_button
 from catalog.models import Product
 from catalog.queries import get_cooperative, get_product, list_cooperatives, list_products
 from channels.types import Button, Card, Cards
@@ -15,7 +16,9 @@ MAX_CARDS = 10
 
 
 def product_card(ctx: Context, product: Product) -> Card:
-    """A product as a card: price per unit, cooperative, certifications, stock, and buy buttons."""
+    """A product as a card: price per unit, cooperative, certifications, stock, buy buttons and its origin.
+
+    Three buttons at most: Messenger's generic template shows no more per card."""
     _ = ctx._
     facts = [f"{ctx.money(product.price)}/{product.unit} · {product.cooperative.name}"]
     labels = list(product.certifications)
@@ -27,7 +30,7 @@ def product_card(ctx: Context, product: Product) -> Card:
         facts.append(_("In stock: {quantity} {unit}").format(quantity=ctx.qty(product.stock), unit=product.unit))
     else:
         facts.append(_("Sold out"))
-    buttons = (
+    buying = (
         (
             Button(_("Buy 1 {unit}").format(unit=product.unit), f"add:{product.sku}:1"),
             Button(_("Choose quantity"), f"pick:{product.sku}"),
@@ -35,7 +38,7 @@ def product_card(ctx: Context, product: Product) -> Card:
         if product.stock > 0
         else ()
     )
-    return Card(product.name, "\n".join(facts), product.image_url, buttons)
+    return Card(product.name, "\n".join(facts), product.image_url, (*buying, origin_button(_("Origin"), product.sku)))
 
 
 def show_products(ctx: Context, products: Sequence[Product]) -> None:

@@ -1,27 +1,31 @@
 """Cooperatives run their shop by chat: link an account, see and change stock, harvests, prices, visibility.
 
 Commands (with or without diacritics): /lienket CODE, /kho, /kho SẢN PHẨM SỐ, /kho lichsu SẢN PHẨM,
-/nhap SẢN PHẨM SỐ, /gia SẢN PHẨM GIÁ, /an SẢN PHẨM, /hien SẢN PHẨM, /moi [staff|owner], /nhanvien, /xoa ID,
-/canhbao SẢN PHẨM SỐ, /lenh. Plain words work too for linked accounts: "thanh long ruột đỏ còn 500 ký",
-"nhập thêm 200kg ruột trắng", "giá cải ngọt 28k", "hết cà chua rồi".
+/nhap SẢN PHẨM SỐ [NGÀY] (a harvest batch; the day is asked when not given), /gia SẢN PHẨM GIÁ, /an SẢN PHẨM,
+/hien SẢN PHẨM, /moi [staff|owner], /nhanvien, /xoa ID, /canhbao SẢN PHẨM SỐ, /lenh. Plain words work too for
+linked accounts: "thanh long ruột đỏ còn 500 ký", "nhập thêm 200kg ruột trắng", "giá cải ngọt 28k", "hết cà chua rồi".
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from bot import charts
 from bot.context import NOT_MINE, Context
 from bot.flows import Flow, coop_new_product
+from bot.flows.origin import describe
 from bot.i18n import VIETNAM
+from bot.nlu.dates import find_day, without
 from bot.nlu.numbers import parse_price
 from bot.nlu.parse import Item, parse
 from bot.order_texts import status_name
 from catalog import accounts, changes
-from catalog.models import CoopAccount, Product
+from catalog.harvests import MAX_AGE_DAYS, HarvestRefused, record_batch
+from catalog.models import CoopAccount, Product, vietnam_day
+from catalog.origin import origin_of
 from catalog.queries import list_products, search_entry
 from catalog.search import ProductIndex, fold
 from channels.types import Button, Image
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CONFIRMING = "coop.confirm"
 CHOOSING = "coop.choose"
+HARVEST_DAY = "coop.harvest_day"
 _COMMAND = re.compile(r"^\s*/([a-z]+)\b\s*(.*)$", re.DOTALL)
 _LINK = re.compile(r"^\s*(?:/lienket|lien ket)\s+([a-z0-9]{4,16})\s*$")
 # Plain-words forms, on folded text, for linked accounts only.
@@ -86,17 +91,21 @@ async def _after_choice(ctx: Context, next_state: str | None) -> str | None:
 async def pick(ctx: Context) -> str | None:
     """The answer to "which product?" (button `coopick:SKU`, or its number on Zalo): run the command again."""
     choice = ctx.data.pop("coop_choice", None)
-    account = await accounts.account_of(ctx.session, ctx.incoming.channel, ctx.incoming.user_id)
-    products = (
-        {p.sku: p for p in await list_products(ctx.session, account.cooperative.code, include_hidden=True)}
-        if account
-        else {}
-    )
-    product = products.get((ctx.payload or "").partition(":")[2])
-    if choice is None or account is None or product is None:
+    found = await _own_sku(ctx, (ctx.payload or "").partition(":")[2])
+    if choice is None or found is None:
         ctx.say(ctx._("Nothing changed."))
         return None
+    account, product = found
     return await _after_choice(ctx, await COMMANDS[choice["command"]](ctx, account, f"{product.name} {choice['rest']}"))
+
+
+async def _own_sku(ctx: Context, sku: str) -> tuple[CoopAccount, Product] | None:
+    """This chat account's cooperative and its product with the SKU (hidden ones included), when both exist."""
+    account = await accounts.account_of(ctx.session, ctx.incoming.channel, ctx.incoming.user_id)
+    if account is None:
+        return None
+    products = {p.sku: p for p in await list_products(ctx.session, account.cooperative.code, include_hidden=True)}
+    return (account, products[sku]) if sku in products else None
 
 
 async def link(ctx: Context, code: str) -> str | None:
@@ -151,17 +160,77 @@ async def stock(ctx: Context, account: CoopAccount, rest: str) -> str | None:
 
 
 async def harvest(ctx: Context, account: CoopAccount, rest: str) -> str | None:
-    """/nhap SẢN PHẨM SỐ: add a harvest to the stock."""
-    found = await _product_and_quantity(ctx, account, rest)
+    """/nhap SẢN PHẨM SỐ [NGÀY]: a harvest batch ("ngày 20/11", "hôm qua"), added to the stock; without a day, the
+    day is asked first."""
+    said = find_day(rest, vietnam_day())
+    found = await _product_and_quantity(ctx, account, without(rest, said))
     if found is None:
         return None
     product, quantity = found
-    new = await changes.add_harvest(ctx.session, await changes.locked(ctx.session, product), quantity, _actor(ctx))
-    ctx.say(
-        ctx._("Added {quantity} {unit} of {name}. Available now: {available} {unit}.").format(
-            quantity=ctx.qty(quantity), unit=product.unit, name=product.name, available=ctx.qty(new)
+    if said is None:
+        ctx.data["harvest"] = {"sku": product.sku, "quantity": str(quantity)}
+        ctx.say(
+            ctx._(
+                "{name}, {quantity} {unit}: which day was it harvested? Choose, or type the date (e.g. 20/11)."
+            ).format(name=product.name, quantity=ctx.qty(quantity), unit=product.unit),
+            _day_buttons(ctx),
         )
+        return HARVEST_DAY
+    if said.value is None:
+        ctx.say(ctx._("That date does not exist. Please write it as day/month, for example 20/11."))
+        return None
+    return await _record_harvest(ctx, product, quantity, said.value)
+
+
+async def harvest_day_answer(ctx: Context) -> str | None:
+    """The answer to "which day was it harvested?": a button (`harvestday:DAYS_AGO`) or a typed date."""
+    pending = ctx.data.pop("harvest", None) or {}
+    found = await _own_sku(ctx, pending.get("sku", ""))
+    if found is None:
+        ctx.say(ctx._("Nothing changed."))
+        return None
+    product = found[1]
+    today = vietnam_day()
+    days_ago = (ctx.payload or "").partition(":")[2]
+    said = find_day(fold(ctx.incoming.text or ""), today) if ctx.payload is None else None
+    if days_ago.isdigit():
+        day = today - timedelta(days=int(days_ago))
+    elif said is not None and said.value is not None:
+        day = said.value
+    else:
+        ctx.data["harvest"] = pending
+        ctx.say(ctx._('Please choose the harvest day, or type it (e.g. 20/11); "hủy" to stop.'), _day_buttons(ctx))
+        return HARVEST_DAY
+    return await _record_harvest(ctx, product, Decimal(pending["quantity"]), day)
+
+
+def _day_buttons(ctx: Context) -> list[Button]:
+    return [Button(ctx._("Today"), "harvestday:0"), Button(ctx._("Yesterday"), "harvestday:1")]
+
+
+async def _record_harvest(ctx: Context, product: Product, quantity: Decimal, day: date) -> str | None:
+    """Record the harvest batch and add it to the stock; the reply gives the batch code and what its label shows."""
+    product = await changes.locked(ctx.session, product)
+    try:
+        batch = await record_batch(ctx.session, product, day, quantity, _actor(ctx))
+    except HarvestRefused as refused:
+        refusals = {
+            "future": ctx._("The harvest date cannot be in the future. Nothing changed."),
+            "too_old": ctx._("The harvest date is more than {days} days ago; please check it. Nothing changed.").format(
+                days=MAX_AGE_DAYS
+            ),
+            "quantity": ctx._("Please check the quantity. Nothing changed."),
+        }
+        ctx.say(refusals.get(refused.reason, ctx._("Nothing changed.")))
+        return None
+    new = await changes.add_harvest(ctx.session, product, quantity, _actor(ctx))
+    added = ctx._("Added {quantity} {unit} of {name}. Available now: {available} {unit}.").format(
+        quantity=ctx.qty(quantity), unit=product.unit, name=product.name, available=ctx.qty(new)
     )
+    origin = await origin_of(ctx.session, batch.code)
+    assert origin is not None
+    label = ctx._("Batch code for the labels: {code}. Buyers who scan it see:").format(code=batch.code)
+    ctx.say(f"{added}\n\n{label}\n{describe(ctx, origin)}")
     return None
 
 
@@ -310,7 +379,8 @@ async def commands_help(ctx: Context, account: CoopAccount, rest: str) -> str | 
         ctx._(
             "Commands for {coop}:\n"
             "/kho – stock list\n/kho <product> <quantity> – set stock on hand\n/kho lichsu <product> – changes\n"
-            "/nhap <product> <quantity> – add a harvest\n/gia <product> <price> – change a price (e.g. 25k)\n"
+            "/nhap <product> <quantity> [date] – record a harvest batch (e.g. hôm qua, 20/11)\n"
+            "/gia <product> <price> – change a price (e.g. 25k)\n"
             "/an <product>, /hien <product> – hide or show a product\n"
             "/canhbao <product> <quantity> – low-stock alert level\n/donhang – open and today's orders\n"
             "/them – add a product\n/baocao [7|30] – sales of the last days\n"
@@ -529,6 +599,6 @@ async def choice_typed(ctx: Context) -> str | None:
 
 FLOW = Flow(
     name="coop_admin",
-    states={CONFIRMING: confirm_answer, CHOOSING: choice_typed},
-    payloads={"coopok": confirm_answer, "coopno": confirm_answer, "coopick": pick},
+    states={CONFIRMING: confirm_answer, CHOOSING: choice_typed, HARVEST_DAY: harvest_day_answer},
+    payloads={"coopok": confirm_answer, "coopno": confirm_answer, "coopick": pick, "harvestday": harvest_day_answer},
 )

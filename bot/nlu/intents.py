@@ -16,6 +16,7 @@ INTENTS = (
     "order_status",
     "cancel",
     "handoff",
+    "origin",
     "thanks",
     "unknown",
 )
@@ -26,6 +27,9 @@ _RULES: dict[str, re.Pattern[str]] = {
     name: re.compile(pattern)
     for name, pattern in {
         "cancel": r"^ (?:huy|thoi|cancel|bo qua|khong mua nua|khong dat nua)\b| huy don ",
+        # Where a product comes from (bot/flows/origin.py): asked of a product, or of a batch code on a label;
+        # "/start p_CODE" is a buyer arriving from a traceability page's Telegram link (bot/trace_page.py).
+        "origin": r" (?:nguon goc|xuat xu|truy xuat|truy suat|origin|traceability|trace) |^ start p ",
         "order_status": r" (?:don (?:hang )?cua (?:toi|minh|em|anh|chi)|kiem tra don|tinh trang don|theo doi don"
         r"|xem don|don toi|don hang toi|don (?:hang )?den dau) "
         r"| (?:hang|don)\b.* (?:dau roi|toi dau|den dau|giao chua|sao chua|chua giao|chua toi|chua den|chua nhan) ",
@@ -55,6 +59,8 @@ def classify(words: list[str], has_items: bool, mentions_money: bool, has_quanti
         return "order_status" if has_order_code else "unknown"
     if _RULES["cancel"].search(text):
         return "cancel"
+    if _RULES["origin"].search(text):
+        return "origin"
     if _RULES["order_status"].search(text) or (has_order_code and not has_items):
         return "order_status"
     if has_items:

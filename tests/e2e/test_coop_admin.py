@@ -74,7 +74,7 @@ async def test_a_manager_links_and_updates_stock_price_and_visibility(telegram, 
 
     assert "đang có 500 kg" in await manager.say("thanh long ruột đỏ còn 500 ký")
     assert (await stock(sessions, "TL-RD-HD"))[0] == 500
-    assert "Đã nhập thêm 200 kg" in await manager.say("nhap them 200kg ruot trang")
+    assert "Đã nhập thêm 200 kg" in await manager.say("nhap them 200kg ruot trang hom nay")
     assert (await stock(sessions, "TL-RT-HD"))[0] == 1400
     assert "Giá mới của Thanh long ruột đỏ Hàm Đức: 38.000" in await manager.say("giá ruột đỏ 38k")
     assert "/kg" in await buyer.say("thanh long ruột đỏ hàm đức giá bao nhiêu")

@@ -97,6 +97,9 @@ async def test_when_a_name_fits_several_of_its_products_the_cooperative_picks_on
     asked = await eventually(lambda: next((t for t in zalo.texts if "Sản phẩm nào" in t), None))
     assert "1. Thanh long ruột đỏ Hàm Đức" in asked and "2. Thanh long ruột trắng Hàm Đức" in asked
     await say(zalo, service, text_event(manager, "2"))
+    # A harvest without a day asks it: "1" is today in the new numbered menu.
+    await eventually(lambda: any("Thanh long ruột trắng Hàm Đức, 100 kg" in t and "\n2. " in t for t in zalo.texts))
+    await say(zalo, service, text_event(manager, "1"))
     await eventually(lambda: any("Đã nhập thêm 100 kg Thanh long ruột trắng Hàm Đức" in t for t in zalo.texts))
     async with sessions() as session:
         assert (await get_product(session, "TL-RT-HD")).stock == 1300

@@ -16,7 +16,9 @@ from bot.nlu.parse import parse
 from catalog.demo import PRODUCTS, demo_index
 
 CORPUS = Path(__file__).with_name("corpus.jsonl")
-INTENTS = ("greet help browse search price order cart checkout order_status cancel handoff thanks unknown").split()
+INTENTS = (
+    "greet help browse search price order cart checkout order_status cancel handoff origin thanks unknown"
+).split()
 TAGS = frozenset(
     (
         "diacritics no_diacritics nfd upper abbreviation multi_item tie not_found unit_conversion number_words "
