@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-webhooks bench-catalog messages clean
+.PHONY: run test bench bench-webhooks bench-soak bench-catalog messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.nlu
 
-# Webhook latency while turns run in a second process; add ARGS="--database-url postgresql+asyncpg://..."
+# Webhook intake and end-to-end turns against `htx serve`, next to bare aiohttp (README "Performance");
+# ARGS="--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/htx_bench" for PostgreSQL (a scratch database).
 bench-webhooks: $(STAMP)
 	$(BIN)/python -m bench.webhooks $(ARGS)
+
+# The services' memory over 10 minutes of conversations (same ARGS).
+bench-soak: $(STAMP)
+	$(BIN)/python -m bench.webhooks --soak 600 $(ARGS)
 
 # Catalogue import speed on a generated 5,000-row Excel file, next to openpyxl reading it alone.
 bench-catalog: $(STAMP)

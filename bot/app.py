@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -10,17 +11,19 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import api, bank_webhooks, charts, payments, trace_page, webchat
+from bot import api, bank_webhooks, charts, logs, metrics, payments, trace_page, webchat
 from bot.channel_setup import build_channels
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.delivery import Deliverer
+from bot.intake import INTAKE, Intake, new_events_wake
 from bot.keys import CHANNELS, DELIVERER, ENGINE, NEWS, SEARCH, SESSIONS, SETTINGS
 from bot.order_news import WEBHOOK_CHANNEL, announce_next
 from bot.order_work import SWEEP_EVERY, sweep
 from bot.partner_webhooks import WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERER, PartnerWebhooks
+from bot.rate_limit import LIMITS, Limits, RateLimiter, admit, per_ip
 from bot.settings import Settings
-from bot.turns import handle_next, receive
-from bot.workers import Worker
+from bot.turns import handle_next
+from bot.workers import Worker, stop_all
 from catalog.demo import AlreadyLoaded, load_demo_catalogue
 from catalog.live_index import LiveIndex
 from channels.base import MAX_BODY
@@ -28,6 +31,9 @@ from channels.types import Incoming
 from orders.partners import load_demo_partners
 
 log = logging.getLogger(__name__)
+
+# inbound_events.chat_id and event_id are String(128) (bot/models.py).
+ID_LENGTH = 128
 
 
 async def load_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
@@ -53,11 +59,32 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return web.json_response({"error": "internal error, please try again"}, status=500)
 
 
+def storable(incoming: Incoming) -> bool:
+    """Whether the inbox's columns take this message's ids (at most 128 characters, no NUL). No platform sends
+    others; one that did would fail the whole batch of events stored with it, so it is dropped and logged."""
+    ids = (incoming.chat_id, incoming.event_id)
+    if all(len(value) <= ID_LENGTH and "\x00" not in value for value in ids):
+        return True
+    log.warning("event dropped: ids the inbox cannot store", extra={"channel": incoming.channel})
+    return False
+
+
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> web.Application:
-    """The whole service as one aiohttp application: routes, database, channels and their workers."""
+    """The whole service as one aiohttp application: routes, database, channels and their workers.
+
+    `settings.role` (HTX_ROLE) splits it for scaling out: `web` answers HTTP and runs no workers, `workers` runs
+    them and serves only /healthz and /metrics, `all` does both.
+    """
     settings = settings or Settings()
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
+    middlewares = [logs.request_ids, json_errors, metrics.count_refused_webhooks, per_ip]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[SETTINGS] = settings
+    app[LIMITS] = limits = Limits(
+        per_ip=RateLimiter(settings.rate_limit_ip_per_minute),
+        per_chat=RateLimiter(settings.rate_limit_chat_per_minute),
+        trust_proxy=settings.trust_proxy,
+        locale=settings.default_locale,
+    )
     app[SEARCH] = LiveIndex()
     app[CHANNELS] = channels = build_channels(settings, lambda: app[SESSIONS])
     # Partner webhooks go through their own Deliverer and worker: a slow partner never delays a buyer's reply.
@@ -97,16 +124,20 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app[NEWS] = news
 
     async def store(incomings: list[Incoming]) -> int:
-        new = [event for event in [await receive(app[SESSIONS], incoming) for incoming in incomings] if event]
-        if new:
-            inbox.wake()
-        return len(new)
+        incomings = [incoming for incoming in incomings if storable(incoming)]
+        # A flooding chat's extra messages stop here, so they never queue ahead of other chats' turns.
+        incomings, told = await admit(limits, app[SESSIONS], incomings)
+        if told:
+            outbox.wake()
+        return await app[INTAKE].store(incomings) if incomings else 0
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         own_engine = engine is None
         app[ENGINE] = engine or make_engine(settings.database_url)
         await migrate(app[ENGINE])
         app[SESSIONS] = make_sessionmaker(app[ENGINE])
+        # Webhooks and the web chat store their events through it, many requests per transaction.
+        app[INTAKE] = Intake(app[ENGINE], on_new=inbox.wake)
         if settings.load_demo and await load_demo_if_empty(app[SESSIONS]):
             log.info("demo catalogue loaded")
         yield
@@ -118,23 +149,29 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         app[WEBHOOK_DELIVERER] = Deliverer(
             app[SESSIONS], {WEBHOOK_CHANNEL: partner_webhooks}, max_attempts=WEBHOOK_ATTEMPTS
         )
-        # HTX_WORKERS=0 makes a process that only answers HTTP, for a deployment whose turns run elsewhere.
-        count = min(settings.workers, 1) if settings.database_url.startswith("sqlite") else settings.workers
-        tasks = [asyncio.create_task(inbox.run()) for _ in range(count)]
+        # HTX_ROLE=web (or HTX_WORKERS=0) makes a process that only answers HTTP; turns run in other processes.
+        count = 0 if settings.role == "web" else settings.workers
+        count = min(count, 1) if settings.database_url.startswith("sqlite") else count
+        running = [inbox] * count
         if count:
-            tasks.append(asyncio.create_task(news.run()))
-            tasks.append(asyncio.create_task(sweeper.run()))
-            tasks.append(asyncio.create_task(webhooks.run()))
-        if channels and count:
-            tasks.append(asyncio.create_task(outbox.run()))
-        yield
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            running += [news, sweeper, webhooks]
+        if count and channels:
+            running.append(outbox)
+        tasks = [asyncio.create_task(worker.run(), name=worker.name) for worker in running]
+        async with contextlib.AsyncExitStack() as stack:
+            if count:  # events stored by other processes (--web-only ones) start a turn here at once
+                await stack.enter_async_context(new_events_wake(app[ENGINE], inbox.wake))
+            yield
+        # Graceful: each worker finishes the turn or delivery under way; what is left stays in the database.
+        await stop_all(running, tasks, settings.shutdown_seconds)
         for channel in [*channels.values(), partner_webhooks]:
             await channel.close()
 
     app.cleanup_ctx.extend([database, workers])
+    if settings.role == "workers":
+        app.add_routes([web.get("/healthz", api.healthz), web.get("/metrics", metrics.metrics)])
+        return app
+    # The web chat runs its own turn inside its POST in every role that serves it (bot/webchat.py).
     app.add_routes(webchat.routes())
     app.add_routes(api.routes())
     app.add_routes(charts.routes())

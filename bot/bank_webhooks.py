@@ -23,6 +23,7 @@ from bot.models import OutboundMessage
 from bot.order_news import PARTNER_LOCALE, webhook_event
 from bot.order_texts import buyer_payment_note, partner_payment_note
 from catalog.models import VIETNAM
+from channels.base import parse_json
 from channels.types import Reply, reply_to_dict
 from orders.partner_accounts import partner_chats
 from orders.payments import Recorded, Transfer, record_transfer
@@ -37,6 +38,10 @@ SEPAY_AUTH_PREFIX = "Apikey "
 CASSO_SIGNATURE = "X-Casso-Signature"
 # Both providers retry until they get a 2xx with this body.
 ACKNOWLEDGED = {"success": True}
+# What the bank_transactions columns hold (orders/models.py): a 32-bit amount, ids and references of 64
+# characters, account numbers of 32. A payload past them is refused (400), not failed on insert (500).
+MAX_AMOUNT = 2**31 - 1
+MAX_TXN_ID = 2**63 - 1
 
 
 class BadPayload(ValueError):
@@ -54,27 +59,27 @@ P = TypeVar("P", bound=_Payload)
 class SePayTransaction(_Payload):
     """SePay's webhook body (vietnam.md §2.1); only the fields we use."""
 
-    id: int
+    id: int = Field(ge=0, le=MAX_TXN_ID)
     transaction_date: str = Field(alias="transactionDate")
-    account_number: str | None = Field(None, alias="accountNumber")
+    account_number: str | None = Field(None, max_length=32, alias="accountNumber")
     # The payment code SePay found in the memo, when its "payment code structure" is configured.
     code: str | None = None
     content: str | None = None
     transfer_type: Literal["in", "out"] = Field(alias="transferType")
-    transfer_amount: int = Field(ge=0, alias="transferAmount")
-    reference_code: str | None = Field(None, alias="referenceCode")
+    transfer_amount: int = Field(ge=0, le=MAX_AMOUNT, alias="transferAmount")
+    reference_code: str | None = Field(None, max_length=64, alias="referenceCode")
 
 
 class CassoTransaction(_Payload):
     """The `data` object of a Casso Webhook V2 body (vietnam.md §2.2); only the fields we use."""
 
-    id: int
-    reference: str = ""
+    id: int = Field(ge=0, le=MAX_TXN_ID)
+    reference: str = Field("", max_length=64)
     description: str = ""
     # Negative for money going out.
-    amount: int
+    amount: int = Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)
     transaction_date_time: str = Field(alias="transactionDateTime")
-    account_number: str = Field("", alias="accountNumber")
+    account_number: str = Field("", max_length=32, alias="accountNumber")
 
 
 def sepay_transfer(body: Any) -> Transfer:
@@ -86,9 +91,9 @@ def sepay_transfer(body: Any) -> Transfer:
         txn_id=str(txn.id),
         amount=amount,
         # SePay's own code match first, then the memo as the bank wrote it.
-        memo=" ".join(part for part in (txn.code, txn.content) if part),
-        account_number=txn.account_number or "",
-        reference=txn.reference_code or "",
+        memo=_text(" ".join(part for part in (txn.code, txn.content) if part)),
+        account_number=_text(txn.account_number),
+        reference=_text(txn.reference_code),
         transacted_at=_vietnam_time(txn.transaction_date),
         raw=body,
     )
@@ -106,9 +111,9 @@ def casso_transfer(body: Any) -> Transfer | None:
         provider=CASSO,
         txn_id=str(txn.id),
         amount=txn.amount,
-        memo=txn.description,
-        account_number=txn.account_number,
-        reference=txn.reference,
+        memo=_text(txn.description),
+        account_number=_text(txn.account_number),
+        reference=_text(txn.reference),
         transacted_at=_vietnam_time(txn.transaction_date_time),
         raw=body,
     )
@@ -227,8 +232,8 @@ async def _record(request: web.Request, transfer: Transfer) -> None:
 
 async def _json(request: web.Request) -> Any:
     try:
-        return json.loads(await request.read(), parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        return parse_json(await request.read())
+    except ValueError as error:  # UnicodeDecodeError is a ValueError
         raise BadPayload("the body is not valid JSON") from error
 
 
@@ -244,17 +249,18 @@ def _vietnam_time(text: str) -> datetime:
     """ "2023-03-25 14:02:37" (Vietnam time, as both providers write it) in UTC; raises `BadPayload`."""
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError as error:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)).astimezone(UTC)
+    except (ValueError, OverflowError) as error:  # OverflowError: "0001-01-01 00:00" has no UTC time
         raise BadPayload(f"{text!r} is not a date and time") from error
-    return (moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)).astimezone(UTC)
+
+
+def _text(value: str | None) -> str:
+    # NUL: valid JSON, but PostgreSQL's text columns refuse it.
+    return (value or "").replace("\x00", "")
 
 
 def _sorted(value: Any) -> Any:
     return {key: _sorted(value[key]) for key in sorted(value)} if isinstance(value, dict) else value
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _off(provider: str) -> web.Response:

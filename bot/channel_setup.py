@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -70,5 +71,6 @@ def build_channels(settings: Settings, sessions: Callable[[], async_sessionmaker
             api_base_url=settings.zalo_api_base_url,
             oauth_url=settings.zalo_oauth_url,
             public_url=settings.public_url,
+            max_event_age=timedelta(minutes=settings.zalo_max_event_age_minutes) or None,
         )
     return channels

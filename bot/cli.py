@@ -31,6 +31,11 @@ from orders.lifecycle import NotYourOrder, reassign
 from orders.status import ESCALATED, TransitionNotAllowed
 
 MANUAL_STEPS = {"messenger": messenger.manual_setup_steps, "zalo": zalo.manual_setup_steps}
+ROLES = {
+    "all": "webhooks, web chat, API and workers",
+    "web": "HTTP only: turns and deliveries run in a workers process",
+    "workers": "inbox, outbox and order workers; HTTP only /healthz and /metrics",
+}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,6 +45,21 @@ def main(argv: list[str] | None = None) -> None:
     serve = commands.add_parser("serve", help="apply migrations, load the demo if empty, and serve HTTP")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    role = serve.add_mutually_exclusive_group()
+    role.add_argument(
+        "--web-only",
+        dest="role",
+        action="store_const",
+        const="web",
+        help="answer HTTP (webhooks, web chat, API, pages) and run no workers (HTX_ROLE=web)",
+    )
+    role.add_argument(
+        "--workers-only",
+        dest="role",
+        action="store_const",
+        const="workers",
+        help="run the inbox, outbox and order workers; serve only /healthz and /metrics (HTX_ROLE=workers)",
+    )
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("demo", help="load the demo catalogue (refuses if a catalogue exists)")
     coop = commands.add_parser("coop", help="cooperative accounts")
@@ -87,8 +107,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = Settings()
-    logs.setup(settings.log_level)
+    logs.setup(settings.log_level, settings.log_format)
     if args.command == "serve":
+        if args.role:
+            settings = settings.model_copy(update={"role": args.role})
         _serve(settings, args.host or settings.host, args.port or settings.port)
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
@@ -145,14 +167,26 @@ def _add_order_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 def _serve(settings: Settings, host: str, port: int) -> None:
     shown = "localhost" if host in ("0.0.0.0", "::") else host
-    print(f"HTX Connect: open http://{shown}:{port}/ to chat with the bot (web chat: on)")
+    if settings.role == "workers":
+        print(f"HTX Connect workers: health and metrics on http://{shown}:{port}/healthz and /metrics")
+    else:
+        print(f"HTX Connect: open http://{shown}:{port}/ to chat with the bot (web chat: on)")
+    print(f"Role: {settings.role} ({ROLES[settings.role]})")
     print(f"Database: {settings.database_url.split('@')[-1]}")
     for platform, missing in missing_credentials(settings).items():
         print(f"{platform}: " + ("on" if not missing else f"off (set {', '.join(missing)})"))
     print("Admin API: " + ("on" if settings.admin_token else "off (set HTX_ADMIN_TOKEN)"))
     print("SePay webhook: " + ("on" if settings.sepay_api_key else "off (set SEPAY_API_KEY)"))
     print("Casso webhook: " + ("on" if settings.casso_webhook_key else "off (set CASSO_WEBHOOK_KEY)"))
-    web.run_app(create_app(settings), host=host, port=port, print=None)
+    # SIGTERM and SIGINT stop gracefully: requests in flight and the workers' current steps get shutdown_seconds.
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        print=None,
+        shutdown_timeout=settings.shutdown_seconds,
+        access_log_format=logs.ACCESS_LOG_FORMAT,
+    )
 
 
 async def _invite(settings: Settings, code: str, role: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,14 +24,26 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, alias="HTX_ADMIN_TOKEN")
     default_locale: str = Field("vi", alias="HTX_DEFAULT_LOCALE")
     log_level: str = Field("INFO", alias="HTX_LOG_LEVEL")
+    # text for a terminal, json (one object per line) for production log collectors.
+    log_format: Literal["text", "json"] = Field("text", alias="HTX_LOG_FORMAT")
     load_demo: bool = Field(True, alias="HTX_LOAD_DEMO")
     workers: int = Field(2, alias="HTX_WORKERS")
+    # all: webhooks, pages, API and workers; web: HTTP only (no workers); workers: workers, /healthz and /metrics.
+    role: Literal["all", "web", "workers"] = Field("all", alias="HTX_ROLE")
+    # On SIGTERM/SIGINT, how long the turn or delivery under way (and an HTTP request in flight) may take to finish.
+    shutdown_seconds: float = Field(10.0, ge=0, alias="HTX_SHUTDOWN_SECONDS")
     # Hour (0-23, Vietnam time) from which each day's order summaries go to partners and cooperative owners.
     daily_summary_hour: int | None = Field(18, ge=0, le=23, alias="HTX_DAILY_SUMMARY_HOUR")
     # An unpaid bank-transfer order is reminded this many hours after it was confirmed, then cancelled (its stock
     # released) when the grace hours after the reminder pass without the money (orders/payment_deadline.py).
     payment_deadline_hours: int = Field(24, ge=1, alias="HTX_PAYMENT_DEADLINE_HOURS")
     payment_grace_hours: int = Field(2, ge=1, alias="HTX_PAYMENT_GRACE_HOURS")
+    # Rate limits per process (bot/rate_limit.py), 0 for none: requests a minute from one client IP to the public
+    # paths (/web/chat, /api/, /p/), and messages a minute from one chat on any channel.
+    rate_limit_ip_per_minute: int = Field(300, ge=0, alias="HTX_RATE_LIMIT_IP_PER_MINUTE")
+    rate_limit_chat_per_minute: int = Field(30, ge=0, alias="HTX_RATE_LIMIT_CHAT_PER_MINUTE")
+    # Behind your own reverse proxy: take the client IP from the last X-Forwarded-For entry, which the proxy sets.
+    trust_proxy: bool = Field(False, alias="HTX_TRUST_PROXY")
 
     telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
@@ -54,6 +67,8 @@ class Settings(BaseSettings):
     zalo_oauth_url: str = Field("https://oauth.zaloapp.com", alias="ZALO_OAUTH_URL")
     # The Official Account id, for https://zalo.me/<id> links on traceability pages; unset: no link.
     zalo_oa_id: str | None = Field(None, alias="ZALO_OA_ID")
+    # Signed Zalo events older than this are acknowledged and dropped as replays; 0 turns the check off.
+    zalo_max_event_age_minutes: int = Field(120, ge=0, alias="ZALO_MAX_EVENT_AGE_MINUTES")
 
     # Bank-transfer confirmation webhooks (docs/payments.md); each is off while its key is empty.
     sepay_api_key: str | None = Field(None, alias="SEPAY_API_KEY")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.engine import run_turn
+from bot.intake import Intake
 from bot.models import InboundEvent, OutboundMessage, first_pending_of_its_chat
 from bot.settings import Settings
 from catalog.live_index import LiveIndex
@@ -26,34 +26,19 @@ PENDING, DONE, SENT, FAILED = "pending", "done", "sent", "failed"
 MAX_TURN_ATTEMPTS = 5
 
 
-def incoming_to_dict(incoming: Incoming) -> dict[str, Any]:
-    """An `Incoming` as stored in the inbox."""
-    return dataclasses.asdict(incoming)
-
-
 def incoming_from_dict(data: dict[str, Any]) -> Incoming:
-    """Read back an `Incoming` stored by `incoming_to_dict`."""
+    """Read back an `Incoming` stored by `bot.intake.incoming_to_dict`."""
     location = data.get("location")
     return Incoming(**{**data, "location": Location(**location) if location else None})
 
 
 async def receive(sessions: async_sessionmaker[AsyncSession], incoming: Incoming) -> int | None:
-    """Store a message in the inbox; None when the platform delivered this event before (a duplicate)."""
-    event = InboundEvent(
-        channel=incoming.channel,
-        event_id=incoming.event_id,
-        chat_id=incoming.chat_id,
-        body=incoming_to_dict(incoming),
-    )
-    try:
-        async with sessions.begin() as session:
-            session.add(event)
-    except IntegrityError:
-        log.info("duplicate event dropped", extra={"channel": incoming.channel, "event": incoming.event_id})
-        metrics.INBOUND.labels(incoming.channel, "duplicate").inc()
-        return None
-    metrics.INBOUND.labels(incoming.channel, "new").inc()
-    return event.id
+    """Store one message in the inbox outside a running app (a script, a test); None for a duplicate.
+
+    The app's webhooks and web chat store through its shared `Intake` instead, to group their commits.
+    """
+    [event_id] = await Intake(sessions.kw["bind"]).add([incoming])
+    return event_id
 
 
 async def handle(
@@ -99,6 +84,7 @@ async def _process(
 ) -> bool:
     """One turn in one transaction: replies go to the outbox with the event marked done, or nothing changes."""
     event_id = None
+    started = time.perf_counter()
     try:
         async with sessions.begin() as session:
             event = await session.scalar(query.with_for_update(skip_locked=skip_locked))
@@ -123,6 +109,7 @@ async def _process(
             )
             event.status, event.processed_at = DONE, utcnow()
         metrics.TURNS.labels(incoming.channel, "done").inc()
+        metrics.TURN_SECONDS.labels(incoming.channel).observe(time.perf_counter() - started)
         return True
     except Exception as error:
         log.exception("turn failed", extra={"event": event_id})

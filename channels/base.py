@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -18,6 +20,9 @@ Store = Callable[[list[Incoming]], Awaitable[int]]
 
 # Largest webhook body any platform sends us; anything bigger is refused with 413 before reading it.
 MAX_BODY = 256 * 1024
+# Deepest nesting of a JSON body we accept; platforms send a handful of levels. A deeper body that still parses
+# would break whatever walks it recursively later (`dataclasses.asdict` when it is stored: RecursionError).
+MAX_DEPTH = 32
 
 
 async def read_limited(request: web.Request) -> bytes | None:
@@ -33,6 +38,41 @@ async def read_limited(request: web.Request) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request body, or ValueError: not JSON (invalid UTF-8 included), NaN or an infinite
+    number (valid Python, not JSON, and PostgreSQL refuses them), a string holding a lone surrogate (`"\\ud800"`
+    is valid JSON but not Unicode: no database column takes it), or nested deeper than MAX_DEPTH."""
+    try:
+        value = json.loads(body, parse_constant=_not_json, parse_float=_finite)
+    except RecursionError as error:
+        raise ValueError("JSON nested too deeply") from error
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str) and not item.isascii():
+            try:
+                item.encode()
+            except UnicodeEncodeError as error:
+                raise ValueError("a JSON string holds a lone surrogate") from error
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return value
+
+
+def _not_json(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from channels.base import Delivery, SendError, Store, absolute_url, read_limited, split_text
+from channels.base import Delivery, SendError, Store, absolute_url, parse_json, read_limited, split_text
 from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -397,8 +397,8 @@ class MessengerChannel:
                 log.warning("messenger webhook with a bad signature", extra={"channel": CHANNEL})
                 return web.json_response({"error": "bad signature"}, status=403)
             try:
-                payload = json.loads(body)
-            except (ValueError, RecursionError):
+                payload = parse_json(body)
+            except ValueError:
                 return web.json_response({"error": "body is not JSON"}, status=400)
             if not isinstance(payload, dict):
                 return web.json_response({"error": "body must be a JSON object"}, status=400)

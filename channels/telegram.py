@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
-import json
 import logging
 import math
 import re
@@ -30,7 +29,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from channels.base import MAX_BODY, Delivery, SendError, Store, absolute_url, read_limited
+from channels.base import MAX_BODY, Delivery, SendError, Store, absolute_url, parse_json, read_limited
 from channels.types import Button, Buttons, Card, Cards, Event, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -181,8 +180,8 @@ class TelegramChannel:
                 log.warning("telegram webhook refused: body too large", extra={"channel": CHANNEL})
                 return web.json_response({"error": f"body larger than {MAX_BODY} bytes"}, status=413)
             try:
-                update = json.loads(body)
-            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: "[[[[..."
+                update = parse_json(body)
+            except ValueError:  # invalid UTF-8 (UnicodeDecodeError is a ValueError), NaN, or nested too deep
                 update = None
             if not isinstance(update, dict):
                 log.warning("telegram webhook refused: body is not a JSON object", extra={"channel": CHANNEL})

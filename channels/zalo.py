@@ -28,7 +28,16 @@ from typing import Any, Protocol
 import httpx
 from aiohttp import web
 
-from channels.base import MAX_BODY, Delivery, SendError, Store, absolute_url, read_limited, split_text
+from channels.base import (
+    MAX_BODY,
+    Delivery,
+    SendError,
+    Store,
+    absolute_url,
+    parse_json,
+    read_limited,
+    split_text,
+)
 from channels.types import Button, Buttons, Card, Cards, Event, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -116,6 +125,19 @@ def verify(body: bytes, header: str | None, app_id: str, oa_secret_key: str) -> 
     return hmac.compare_digest(given[4:].strip().lower().encode("utf-8", "replace"), expected.encode())
 
 
+def is_stale(event: dict[str, Any], max_age: timedelta, now: datetime) -> bool:
+    """True when the event's `timestamp` (epoch milliseconds, a string) is older than `max_age`, or unreadable.
+
+    Zalo repeats a delivery it could not make for about 2 h (platforms.md §1.2); an older signed event is a
+    replay of a captured body, or a delivery so late that answering it would confuse the user.
+    """
+    timestamp = _string(event.get("timestamp")) or ""
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        return True
+    # Integers throughout: a signed timestamp of any length must not overflow a float.
+    return int(now.timestamp() * 1000) - int(timestamp) > max_age // timedelta(milliseconds=1)
+
+
 def _body_timestamp(body: bytes) -> str | None:
     try:
         event = json.loads(body)
@@ -124,7 +146,8 @@ def _body_timestamp(body: bytes) -> str | None:
     if not isinstance(event, dict):
         return None
     timestamp = event.get("timestamp")
-    if isinstance(timestamp, str):
+    # Zalo's are digits; a non-ASCII one (a lone surrogate even) cannot be signed, so it never verifies.
+    if isinstance(timestamp, str) and timestamp.isascii():
         return timestamp
     # Zalo sends a string; an integer's JSON text is the same digits, so accept it rather than guess.
     if isinstance(timestamp, int) and not isinstance(timestamp, bool):
@@ -459,7 +482,8 @@ class ZaloChannel:
 
     Tokens come from `token_store`, shared by all processes; `initial` (from the environment) is used only while
     the store holds nothing. Before each send a token expiring within 5 minutes is refreshed, and a send that
-    Zalo answers with an invalid-token error is retried once after a refresh.
+    Zalo answers with an invalid-token error is retried once after a refresh. With `max_event_age`, signed events
+    older than it are acknowledged and dropped (`is_stale`).
     """
 
     name = CHANNEL
@@ -476,6 +500,7 @@ class ZaloChannel:
         oauth_url: str = DEFAULT_OAUTH_URL,
         public_url: str | None = None,
         client: httpx.AsyncClient | None = None,
+        max_event_age: timedelta | None = None,
     ) -> None:
         self._app_id = app_id
         self._app_secret = app_secret
@@ -488,6 +513,7 @@ class ZaloChannel:
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         self._problem: str | None = None
+        self._max_event_age = max_event_age
 
     def routes(self, store: Store) -> list[web.RouteDef]:
         """`POST /webhooks/zalo`: size limit, signature over the raw body, parse, `store`, then 200 at once
@@ -502,11 +528,19 @@ class ZaloChannel:
                 log.warning("zalo webhook refused: bad or missing signature", extra={"channel": CHANNEL})
                 return web.json_response({"error": "bad or missing signature"}, status=401)
             try:
-                incoming = parse(json.loads(body))
-            except (ValueError, UnicodeDecodeError, RecursionError) as error:
+                event = parse_json(body)
+                incoming = parse(event)
+            except ValueError as error:  # UnicodeDecodeError is a ValueError
                 reason = str(error) if isinstance(error, BadEvent) else "body is not valid JSON"
                 log.warning("zalo webhook refused: %s", reason, extra={"channel": CHANNEL})
                 return web.json_response({"error": reason}, status=400)
+            if self._max_event_age is not None and is_stale(event, self._max_event_age, datetime.now(UTC)):
+                # Acknowledged, not refused: a non-200 may get the webhook marked "not active" (platforms.md §1.2).
+                log.warning(
+                    "zalo event dropped: older than the replay window",
+                    extra={"channel": CHANNEL, "timestamp": str(event.get("timestamp"))[:20]},
+                )
+                return web.json_response({"ok": True})
             if request.headers.get("num_retry"):
                 log.info("zalo webhook redelivery", extra={"channel": CHANNEL, "retry": request.headers["num_retry"]})
             if incoming:

@@ -57,6 +57,8 @@ class GraphRequest:
     headers: dict[str, str]
     body: dict[str, Any]
     status: int = 200
+    # When it arrived (`time.monotonic()`), for latency measurements such as bench/webhooks.py's.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

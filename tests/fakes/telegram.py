@@ -18,7 +18,7 @@ import copy
 import itertools
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ class Call:
     method: str
     params: dict[str, Any]
     status: int
+    # When it arrived (`time.monotonic()`), for latency measurements such as bench/webhooks.py's.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

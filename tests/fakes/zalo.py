@@ -70,6 +70,8 @@ class ZaloCall:
     body: dict[str, Any]
     status: int = 200
     answer: dict[str, Any] | str = ""
+    # When it arrived (`time.monotonic()`), for latency measurements such as bench/webhooks.py's.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
