@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-webhooks bench-soak bench-catalog messages clean
+.PHONY: run test bench bench-webhooks bench-soak bench-rush bench-catalog messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench-webhooks: $(STAMP)
 # The services' memory over 10 minutes of conversations (same ARGS).
 bench-soak: $(STAMP)
 	$(BIN)/python -m bench.webhooks --soak 600 $(ARGS)
+
+# The rush: 2,000 buyers on three channels for 500 kg of one product, with checks (README "Performance");
+# ARGS="--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/htx_bench --processes 1,2,4" (dropped, recreated).
+bench-rush: $(STAMP)
+	$(BIN)/python -m bench.rush $(ARGS)
 
 # Catalogue import speed on a generated 5,000-row Excel file, next to openpyxl reading it alone.
 bench-catalog: $(STAMP)

@@ -1,0 +1,1 @@
+"""Checks that the benchmarks themselves still run."""
