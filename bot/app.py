@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import api, bank_webhooks, charts, logs, metrics, payments, trace_page, webchat
 from bot.channel_setup import build_channels
-from bot.db import make_engine, make_sessionmaker, migrate
+from bot.db import make_engine, make_sessionmaker, migrate, unreachable
 from bot.delivery import Deliverer
-from bot.intake import INTAKE, Intake, new_events_wake
+from bot.intake import INTAKE, Intake, IntakeFailed, new_events_wake
 from bot.keys import CHANNELS, DELIVERER, ENGINE, NEWS, SEARCH, SESSIONS, SETTINGS
 from bot.order_news import WEBHOOK_CHANNEL, announce_next
 from bot.order_work import SWEEP_EVERY, sweep
-from bot.partner_webhooks import WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERER, PartnerWebhooks
+from bot.partner_webhooks import WEBHOOK_DELIVERER, WEBHOOK_GIVE_UP_AFTER, PartnerWebhooks
 from bot.rate_limit import LIMITS, Limits, RateLimiter, admit, per_ip
 from bot.settings import Settings
 from bot.turns import handle_next
@@ -49,12 +49,19 @@ async def load_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Any unexpected failure answers a JSON 500 and is logged, instead of aiohttp's plain-text page."""
+    """Any unexpected failure answers a JSON 500 and is logged, instead of aiohttp's plain-text page.
+
+    An unreachable database (or an inbox batch that could not be stored) answers 503 at once instead: nothing was
+    done, and platforms redeliver the webhook later.
+    """
     try:
         return await handler(request)
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as error:
+        if isinstance(error, IntakeFailed) or unreachable(error):
+            log.warning("request refused: database unavailable", extra={"path": request.path})
+            return web.json_response({"error": "database unavailable, please try again"}, status=503)
         log.exception("request failed", extra={"path": request.path})
         return web.json_response({"error": "internal error, please try again"}, status=500)
 
@@ -147,7 +154,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     async def workers(app: web.Application) -> AsyncIterator[None]:
         app[DELIVERER] = Deliverer(app[SESSIONS], channels)
         app[WEBHOOK_DELIVERER] = Deliverer(
-            app[SESSIONS], {WEBHOOK_CHANNEL: partner_webhooks}, max_attempts=WEBHOOK_ATTEMPTS
+            app[SESSIONS], {WEBHOOK_CHANNEL: partner_webhooks}, give_up_after=WEBHOOK_GIVE_UP_AFTER
         )
         # HTX_ROLE=web (or HTX_WORKERS=0) makes a process that only answers HTTP; turns run in other processes.
         count = 0 if settings.role == "web" else settings.workers

@@ -9,9 +9,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Seconds to open a PostgreSQL connection: a database that does not answer fails a request fast (asyncpg waits 60).
+CONNECT_TIMEOUT = 3.0
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -22,7 +25,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
     """
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        return create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT}, **kwargs)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -38,6 +41,18 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def unreachable(error: BaseException | None) -> bool:
+    """Whether `error` means the database cannot be reached (stopped, restarting, network lost), not a bug.
+
+    asyncpg raises `ConnectionError` (refused) or `TimeoutError` when connecting; SQLAlchemy marks a connection
+    lost mid-use:
+    https://docs.sqlalchemy.org/en/20/core/pooling.html#dealing-with-disconnects
+    """
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or unreachable(error.orig)
+    return isinstance(error, ConnectionError | TimeoutError)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 LEASE = timedelta(seconds=60)
-MAX_ATTEMPTS = 8
+# A row failing for a passing reason (429, 5xx, timeouts) is retried until it is this old, however many tries that
+# takes: a platform down for minutes or hours gets everything once it is back. Older replies are given up.
+GIVE_UP_AFTER = timedelta(hours=24)
 MAX_BACKOFF = 300.0
 # Requests per second each platform accepts from us (Zalo: 4,000 per minute per app; the others are higher).
 RATES = {"zalo": 4000 / 60, "messenger": 200.0, "telegram": 30.0}
@@ -59,11 +61,14 @@ class Deliverer:
     """Sends due outbox rows of the channels it has; the web chat's rows are delivered in its HTTP response."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], channels: dict[str, Channel], max_attempts: int = MAX_ATTEMPTS
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        channels: dict[str, Channel],
+        give_up_after: timedelta = GIVE_UP_AFTER,
     ) -> None:
         self.sessions = sessions
         self.channels = channels
-        self.max_attempts = max_attempts
+        self.give_up_after = give_up_after
         self.limits = {name: RateLimiter(RATES.get(name, 50.0)) for name in channels}
 
     async def deliver_next(self) -> bool:
@@ -130,7 +135,7 @@ class Deliverer:
                 metrics.OUTBOUND.labels(row.channel, "sent").inc()
                 return
             row.last_error = error.reason[:500]
-            if error.permanent or attempts >= self.max_attempts:
+            if error.permanent or utcnow() - row.created_at >= self.give_up_after:
                 row.status = FAILED
                 metrics.OUTBOUND.labels(row.channel, "failed").inc()
                 log.warning(

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -43,8 +43,8 @@ RETRYABLE = {408, 425, 429}
 
 # The partner webhooks' own Deliverer, apart from the chat channels' one (bot/keys.py DELIVERER).
 WEBHOOK_DELIVERER = web.AppKey("partner_webhook_deliverer", Deliverer)
-# Tries before an event is given up: with backoff capped at 5 minutes, about an hour of a partner's outage.
-WEBHOOK_ATTEMPTS = 20
+# A partner's event is given up when it is still failing this long after it happened.
+WEBHOOK_GIVE_UP_AFTER = timedelta(hours=1)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

@@ -7,6 +7,7 @@ matching HTTP status, because PTB picks its exception from the status. Usage:
     async with FakeTelegram() as fake:
         channel = TelegramChannel(fake.token, "secret", base_url=fake.base_url)
         fake.fail_next(429)                   # the next call (but getMe) answers "Too Many Requests"
+        fake.recover()                        # ... unless it has not come yet: every call succeeds again
         ...
         assert fake.calls_to("sendMessage")[0]["text"] == "..."
 """
@@ -126,6 +127,10 @@ class FakeTelegram:
         handshake `Bot.initialize()` makes before the first real call (pass `method="getMe"` to fail that).
         """
         self._failures.append(_Failure(status, times, method, retry_after, description))
+
+    def recover(self) -> None:
+        """Forget the failures still to come: an outage (`fail_next(502, times=10**9)`) is over."""
+        self._failures.clear()
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         """The parameters of each successful call to `method`, in order."""

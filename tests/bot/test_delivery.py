@@ -1,0 +1,75 @@
+"""The outbox gives a reply up by its age, not by a count of tries: a long platform outage loses nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from bot.delivery import GIVE_UP_AFTER, Deliverer
+from bot.models import OutboundMessage
+from catalog.models import utcnow
+from channels.base import Delivery, SendError
+from channels.types import Text, reply_to_dict
+
+
+class FlakyPlatform:
+    """A platform that answers 429 to the first `failures` sends, then takes every message."""
+
+    name = "flaky"
+
+    def __init__(self, failures: int = 0, permanent: bool = False) -> None:
+        self.failures = failures
+        self.permanent = permanent
+        self.sent: list[str] = []
+
+    async def send(self, delivery: Delivery) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise SendError("429 Too Many Requests", permanent=self.permanent)
+        assert isinstance(delivery.reply, Text)
+        self.sent.append(delivery.reply.text)
+
+
+async def queue(sessions, text: str, age: timedelta = timedelta(0)) -> int:
+    async with sessions.begin() as session:
+        row = OutboundMessage(channel="flaky", chat_id="c1", body=reply_to_dict(Text(text)))
+        session.add(row)
+        await session.flush()
+        row.created_at = utcnow() - age
+        return row.id
+
+
+async def run_until_settled(sessions, deliverer: Deliverer, row_id: int) -> OutboundMessage:
+    """Deliver, making each retry due at once (the backoff would otherwise wait); the row once it is settled."""
+    for _ in range(100):
+        await deliverer.deliver_next()
+        async with sessions.begin() as session:
+            await session.execute(update(OutboundMessage).values(next_attempt_at=utcnow()))
+            row = await session.get(OutboundMessage, row_id)
+            if row.status != "pending":
+                return row
+    raise AssertionError("the row was never settled")
+
+
+async def test_a_reply_failing_for_a_passing_reason_is_tried_as_often_as_it_takes(sessions):
+    platform = FlakyPlatform(failures=30)
+    row_id = await queue(sessions, "xin chào")
+    row = await run_until_settled(sessions, Deliverer(sessions, {"flaky": platform}), row_id)  # type: ignore[dict-item]
+    assert (row.status, row.attempts) == ("sent", 31)
+    assert platform.sent == ["xin chào"]
+
+
+async def test_a_reply_still_failing_when_too_old_is_given_up(sessions):
+    platform = FlakyPlatform(failures=1)
+    row_id = await queue(sessions, "xin chào", age=GIVE_UP_AFTER)
+    row = await run_until_settled(sessions, Deliverer(sessions, {"flaky": platform}), row_id)  # type: ignore[dict-item]
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert platform.sent == []
+
+
+async def test_a_permanent_failure_is_not_tried_again(sessions):
+    platform = FlakyPlatform(failures=1, permanent=True)
+    row_id = await queue(sessions, "xin chào")
+    row = await run_until_settled(sessions, Deliverer(sessions, {"flaky": platform}), row_id)  # type: ignore[dict-item]
+    assert (row.status, row.attempts) == ("failed", 1)
