@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import socket
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.settings import Settings
@@ -66,3 +70,53 @@ def zalo_settings(fake: FakeZalo, **overrides: Any) -> Settings:
         zalo_oauth_url=fake.oauth_url,
         **overrides,
     )
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def start_service(port: int, database_url: str, telegram: FakeTelegram) -> asyncio.subprocess.Process:
+    """`htx serve` on `port` as a real process, with the Telegram channel pointed at the fake (secret
+    `TELEGRAM_SECRET`), as in production."""
+    env = {
+        **os.environ,
+        "HTX_DATABASE_URL": database_url,
+        "HTX_LOAD_DEMO": "false",
+        "HTX_LOG_LEVEL": "WARNING",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        "TELEGRAM_API_BASE_URL": telegram.base_url,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def healthy(http: aiohttp.ClientSession, port: int) -> bool:
+    """Does the service on `port` answer `/healthz` with 200?"""
+    try:
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+async def wait_healthy(http: aiohttp.ClientSession, port: int, timeout: float = 30.0) -> None:
+    """Return once `/healthz` answers 200; fail the test if it does not in time."""
+    for _ in range(int(timeout / 0.1)):
+        if await healthy(http, port):
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"htx serve on port {port} did not become healthy")

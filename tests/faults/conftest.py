@@ -6,7 +6,6 @@ import asyncio
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,48 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.models import OutboundMessage
 from channels.telegram import render
 from channels.types import reply_from_dict
-from tests.e2e.test_scale_out import free_port, healthy
-from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.e2e.conftest import TELEGRAM_SECRET, free_port
+from tests.fakes.telegram import FakeTelegram
 
-SECRET = "faults-secret"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SENDS = ("sendMessage", "sendPhoto")
 
 # What one Bot API call shows the buyer: its method and its text (or caption).
 Shown = tuple[str, str]
-
-
-async def start_service(port: int, database_url: str, telegram: FakeTelegram) -> asyncio.subprocess.Process:
-    """`htx serve` on `port` with the Telegram channel pointed at the fake, as in production (a real process)."""
-    env = {
-        **os.environ,
-        "HTX_DATABASE_URL": database_url,
-        "HTX_LOAD_DEMO": "false",
-        "HTX_LOG_LEVEL": "WARNING",
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-
-async def wait_healthy(http: aiohttp.ClientSession, port: int, timeout: float = 30.0) -> None:
-    """Return once `/healthz` answers 200; fail the test if it does not in time."""
-    for _ in range(int(timeout / 0.1)):
-        if await healthy(http, port):
-            return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"htx serve on port {port} did not become healthy")
 
 
 async def stop(service: asyncio.subprocess.Process) -> None:
@@ -81,7 +46,7 @@ def webhook_url(port: int) -> str:
 async def post_update(telegram: FakeTelegram, port: int, update: dict[str, Any]) -> int | None:
     """Deliver one update; its status, or None when the service could not be reached (Telegram will retry)."""
     try:
-        return await telegram.deliver(update, url=webhook_url(port), secret=SECRET)
+        return await telegram.deliver(update, url=webhook_url(port), secret=TELEGRAM_SECRET)
     except aiohttp.ClientError:
         return None
 

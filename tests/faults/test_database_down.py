@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from bot.db import make_engine, make_sessionmaker
 from bot.models import InboundEvent
 from tests.conftest import POSTGRES_URL
-from tests.e2e.test_scale_out import free_port
+from tests.e2e.conftest import free_port, start_service, wait_healthy
 from tests.fakes.telegram import FakeTelegram
-from tests.faults.conftest import PrivatePostgres, post_update, start_service, stop, wait_healthy
+from tests.faults.conftest import PrivatePostgres, post_update, stop
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="fault tests run on PostgreSQL (HTX_TEST_DATABASE_URL)")
 

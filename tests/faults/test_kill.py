@@ -18,17 +18,15 @@ from bot.models import InboundEvent, OutboundMessage
 from catalog.models import Product, utcnow
 from orders.models import Order, OrderEvent, OrderLine
 from tests.conftest import POSTGRES_URL
-from tests.e2e.conftest import FULL_ORDER
-from tests.e2e.test_scale_out import SCRIPT, free_port
+from tests.e2e.conftest import FULL_ORDER, free_port, start_service, wait_healthy
+from tests.e2e.test_scale_out import SCRIPT
 from tests.fakes.telegram import FakeTelegram
 from tests.faults.conftest import (
     delivered_once_in_order,
     post_update,
     shown_at_the_fake,
     shown_by_the_outbox,
-    start_service,
     stop,
-    wait_healthy,
 )
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="fault tests run on PostgreSQL (HTX_TEST_DATABASE_URL)")
