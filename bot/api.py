@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics, openapi
 from bot.keys import CHANNELS, NEWS, SESSIONS, SETTINGS
-from bot.openapi import StatusChange
+from bot.openapi import MAX_OFFSET, StatusChange
 from catalog.models import Product
 from catalog.queries import get_product, list_products
 from orders.lifecycle import PARTNER_ACTIONS, NotYourOrder, act, partner_orders
@@ -173,9 +173,9 @@ async def _caller(request: web.Request, session: AsyncSession) -> Caller | web.R
 
 
 def _page(request: web.Request) -> tuple[int, int]:
-    """`limit` (1-500, default 100) and `offset` of a listing; ValueError unless whole numbers."""
+    """`limit` (1-500, default 100) and `offset` (0-`MAX_OFFSET`) of a listing; ValueError unless whole numbers."""
     limit = min(max(int(request.query.get("limit", 100)), 1), 500)
-    offset = max(int(request.query.get("offset", 0)), 0)
+    offset = min(max(int(request.query.get("offset", 0)), 0), MAX_OFFSET)
     return limit, offset
 
 

@@ -18,6 +18,9 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from orders import status as st
 
+# The largest `offset` of a listing (a PostgreSQL OFFSET is a 64-bit integer; no listing is anywhere near this).
+MAX_OFFSET = 2**31 - 1
+
 SCHEMAS = "#/components/schemas/{model}"
 NOTE_MAX = 500
 TRACKING_MAX = 64  # orders.tracking_number is String(64)
@@ -183,7 +186,7 @@ class OrdersQuery(BaseModel):
         "has to act on: " + ", ".join(sorted(st.AWAITING_PARTNER)),
     )
     limit: int = Field(100, ge=1, le=500, description="at most this many, newest first (clamped to 1-500)")
-    offset: int = Field(0, ge=0, description="skip this many")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="skip this many (clamped to 0-2147483647)")
 
 
 MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [

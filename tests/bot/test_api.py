@@ -244,6 +244,12 @@ async def test_garbage_limit_or_offset_is_a_json_400(client, query):
     await assert_json_error(await client.get(f"/api/v1/orders?{query}", headers=AUTH), 400)
 
 
+async def test_an_offset_beyond_any_database_integer_is_an_empty_page(client, chat):
+    await place_order(chat)
+    response = await client.get(f"/api/v1/orders?offset={10**32}", headers=AUTH)
+    assert response.status == 200 and await response.json() == []
+
+
 # --- Health ----------------------------------------------------------------------------------------------------
 
 
