@@ -12,7 +12,7 @@ from schemathesis.schemas import APIOperation
 
 from orders.partner_accounts import issue_token, partner_by_code
 from tests.conftest import ADMIN_TOKEN
-from tests.fuzz.conftest import Service
+from tests.fuzz.conftest import FUZZ, Service
 
 # Per operation; small, so the whole run stays within seconds.
 EXAMPLES = 15
@@ -24,7 +24,7 @@ EXAMPLES = 15
 def check_operation(operation: APIOperation, base_url: str, token: str) -> None:
     """Generated requests to one operation, each sent to the running service and its answer checked."""
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(FUZZ, max_examples=EXAMPLES, suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy())
     def conforms(case: schemathesis.Case) -> None:
         case.call_and_validate(
