@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import i18n
 from bot.context import NOT_MINE, Context, Step
 from bot.flows import Flow, browse, cart, checkout, coop_admin, coop_new_product, menu, orders, origin, partner
 from bot.models import Conversation, OutboundMessage
@@ -189,7 +190,7 @@ async def _conversation(
                 customer_id=customer.id,
                 state=None,
                 data={},
-                locale=incoming.locale_hint if incoming.locale_hint in ("vi", "en") else default_locale,
+                locale=i18n.chat_locale(incoming.locale_hint, default_locale),
             )
             session.add(conversation)
     except IntegrityError:

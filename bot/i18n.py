@@ -18,6 +18,13 @@ from catalog.models import VIETNAM
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
 SUPPORTED = ("vi", "en")
+
+
+def chat_locale(hint: str | None, default: str) -> str:
+    """The language of a chat we have not talked with yet: the platform's hint when we speak it, else `default`."""
+    return hint if hint in SUPPORTED else default
+
+
 _BABEL_LOCALE = {"vi": "vi_VN", "en": "en_US"}
 
 

@@ -18,7 +18,7 @@ from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
-from bot.i18n import SUPPORTED, translations
+from bot.i18n import chat_locale, translations
 from bot.models import OutboundMessage
 from channels.types import Incoming, Text, reply_to_dict
 
@@ -163,16 +163,11 @@ async def admit(
             OutboundMessage(
                 channel=incoming.channel,
                 chat_id=incoming.chat_id,
-                body=reply_to_dict(Text(notice(_locale(incoming, limits.locale)))),
+                body=reply_to_dict(Text(notice(chat_locale(incoming.locale_hint, limits.locale)))),
             )
             for incoming in told
         )
     return kept, True
-
-
-def _locale(incoming: Incoming, default: str) -> str:
-    # As a new conversation's locale is chosen (bot/engine.py): the platform's hint when we speak it.
-    return incoming.locale_hint if incoming.locale_hint in SUPPORTED else default
 
 
 def _where(incoming: Incoming) -> dict[str, str]:

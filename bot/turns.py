@@ -1,4 +1,4 @@
-"""The durable path of a message: store it in the inbox, run its turn in one transaction, read its replies."""
+"""The durable path of a stored message (bot/intake.py stores it): run its turn in one transaction, read its replies."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.engine import run_turn
-from bot.intake import Intake
 from bot.models import InboundEvent, OutboundMessage, first_pending_of_its_chat
 from bot.settings import Settings
 from catalog.live_index import LiveIndex
@@ -30,15 +29,6 @@ def incoming_from_dict(data: dict[str, Any]) -> Incoming:
     """Read back an `Incoming` stored by `bot.intake.incoming_to_dict`."""
     location = data.get("location")
     return Incoming(**{**data, "location": Location(**location) if location else None})
-
-
-async def receive(sessions: async_sessionmaker[AsyncSession], incoming: Incoming) -> int | None:
-    """Store one message in the inbox outside a running app (a script, a test); None for a duplicate.
-
-    The app's webhooks and web chat store through its shared `Intake` instead, to group their commits.
-    """
-    [event_id] = await Intake(sessions.kw["bind"]).add([incoming])
-    return event_id
 
 
 async def handle(
