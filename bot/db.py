@@ -13,8 +13,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# Seconds to open a PostgreSQL connection: a database that does not answer fails a request fast (asyncpg waits 60).
-CONNECT_TIMEOUT = 3.0
+# Seconds to open a PostgreSQL connection before a request fails with 503 (asyncpg waits 60). A stopped database
+# refuses at once; this bounds a host that does not answer. 3 s proved too short on a busy 2-core machine, where a
+# CI run once waited that long for a new backend and refused a healthy request.
+CONNECT_TIMEOUT = 10.0
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
