@@ -16,7 +16,7 @@ from bot.channel_setup import build_channels
 from bot.db import make_engine, make_sessionmaker, migrate, unreachable
 from bot.delivery import Deliverer
 from bot.intake import INTAKE, Intake, IntakeFailed, new_events_wake
-from bot.keys import CHANNELS, DELIVERER, ENGINE, NEWS, SEARCH, SESSIONS, SETTINGS
+from bot.keys import CHANNELS, DELIVERERS, ENGINE, NEWS, SEARCH, SESSIONS, SETTINGS
 from bot.order_news import WEBHOOK_CHANNEL, announce_next
 from bot.order_work import SWEEP_EVERY, sweep
 from bot.partner_webhooks import WEBHOOK_DELIVERER, WEBHOOK_GIVE_UP_AFTER, PartnerWebhooks
@@ -32,6 +32,9 @@ from orders.partners import load_demo_partners
 
 log = logging.getLogger(__name__)
 
+# Steps running each platform's outbox (and the partner webhooks) side by side, so a step waiting on one slow send
+# (a partner's endpoint hanging until the timeout, say) does not hold up the rest.
+OUTBOX_LOOPS = 2
 # inbound_events.chat_id and event_id are String(128) (bot/models.py).
 ID_LENGTH = 128
 
@@ -101,19 +104,28 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     async def next_turn() -> bool:
         done = await handle_next(app[SESSIONS], app[SEARCH], settings)
         if done:
-            outbox.wake()
+            wake_outboxes()
             news.wake()
         return done
 
     async def next_news() -> bool:
         done = await announce_next(app[SESSIONS])
         if done:
-            outbox.wake()
+            wake_outboxes()
             webhooks.wake()
         return done
 
+    def outbox(name: str) -> Worker:
+        return Worker(f"outbox {name}", lambda: app[DELIVERERS][name].deliver_next(), idle=0.5)
+
+    # One outbox per platform: a platform that is slow, down or at its rate limit never delays another's replies.
+    outboxes = [outbox(name) for name in channels]
+
+    def wake_outboxes() -> None:
+        for worker in outboxes:
+            worker.wake()
+
     inbox = Worker("inbox", next_turn)
-    outbox = Worker("outbox", lambda: app[DELIVERER].deliver_next(), idle=0.5)
     news = Worker("order news", next_news)
 
     async def next_sweep() -> bool:
@@ -121,7 +133,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         if swept.events:
             news.wake()
         if swept.messages:
-            outbox.wake()
+            wake_outboxes()
         return bool(swept)
 
     # Order timeouts, stale new orders, unpaid transfers and daily summaries (bot/order_work.py): every process,
@@ -135,7 +147,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         # A flooding chat's extra messages stop here, so they never queue ahead of other chats' turns.
         incomings, told = await admit(limits, app[SESSIONS], incomings)
         if told:
-            outbox.wake()
+            wake_outboxes()
         return await app[INTAKE].store(incomings) if incomings else 0
 
     async def database(app: web.Application) -> AsyncIterator[None]:
@@ -152,18 +164,22 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             await app[ENGINE].dispose()
 
     async def workers(app: web.Application) -> AsyncIterator[None]:
-        app[DELIVERER] = Deliverer(app[SESSIONS], channels)
+        app[DELIVERERS] = {
+            name: Deliverer(app[SESSIONS], {name: channel}, rates=settings.send_rates, batch=settings.send_batch)
+            for name, channel in channels.items()
+        }
         app[WEBHOOK_DELIVERER] = Deliverer(
-            app[SESSIONS], {WEBHOOK_CHANNEL: partner_webhooks}, give_up_after=WEBHOOK_GIVE_UP_AFTER
+            app[SESSIONS],
+            {WEBHOOK_CHANNEL: partner_webhooks},
+            give_up_after=WEBHOOK_GIVE_UP_AFTER,
+            batch=settings.send_batch,
         )
         # HTX_ROLE=web (or HTX_WORKERS=0) makes a process that only answers HTTP; turns run in other processes.
         count = 0 if settings.role == "web" else settings.workers
         count = min(count, 1) if settings.database_url.startswith("sqlite") else count
         running = [inbox] * count
         if count:
-            running += [news, sweeper, webhooks]
-        if count and channels:
-            running.append(outbox)
+            running += [news, sweeper, *(outbox for outbox in [*outboxes, webhooks] for _ in range(OUTBOX_LOOPS))]
         tasks = [asyncio.create_task(worker.run(), name=worker.name) for worker in running]
         async with contextlib.AsyncExitStack() as stack:
             if count:  # events stored by other processes (--web-only ones) start a turn here at once

@@ -16,6 +16,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 SEARCH = web.AppKey("search", LiveIndex)
 CHANNELS = web.AppKey("channels", dict[str, Channel])
-DELIVERER = web.AppKey("deliverer", Deliverer)
+# The outbox of each platform (bot/delivery.py), by channel name.
+DELIVERERS = web.AppKey("deliverers", dict[str, Deliverer])
 # Wake it after changing an order outside a turn (the partner API) so people hear of it at once.
 NEWS = web.AppKey("news", Worker)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PositiveFloat, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orders.payment_deadline import Deadline
@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", alias="HTX_LOG_FORMAT")
     load_demo: bool = Field(True, alias="HTX_LOAD_DEMO")
     workers: int = Field(2, alias="HTX_WORKERS")
+    # Replies to different chats one outbox step sends at once, per platform (two steps run side by side in each
+    # process): they overlap their network time; one chat's replies still go one at a time, in order.
+    send_batch: int = Field(8, ge=1, alias="HTX_SEND_BATCH")
+    # Messages per second each process sends to a platform, as JSON over the defaults of bot/delivery.py (telegram
+    # 30, zalo 66.7, messenger 200), e.g. {"telegram": 100} for a bot allowed more; with several processes, divide.
+    send_rates: dict[str, PositiveFloat] = Field(default_factory=dict, alias="HTX_SEND_RATES")
     # all: webhooks, pages, API and workers; web: HTTP only (no workers); workers: workers, /healthz and /metrics.
     role: Literal["all", "web", "workers"] = Field("all", alias="HTX_ROLE")
     # On SIGTERM/SIGINT, how long the turn or delivery under way (and an HTTP request in flight) may take to finish.

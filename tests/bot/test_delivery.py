@@ -1,10 +1,12 @@
-"""The outbox gives a reply up by its age, not by a count of tries: a long platform outage loses nothing."""
+"""The outbox gives a reply up by its age, not by a count of tries (a long platform outage loses nothing), and sends
+to several chats at once while keeping each chat's replies in order."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.delivery import GIVE_UP_AFTER, Deliverer
 from bot.models import OutboundMessage
@@ -73,3 +75,46 @@ async def test_a_permanent_failure_is_not_tried_again(sessions):
     row_id = await queue(sessions, "xin chào")
     row = await run_until_settled(sessions, Deliverer(sessions, {"flaky": platform}), row_id)  # type: ignore[dict-item]
     assert (row.status, row.attempts) == ("failed", 1)
+
+
+class GatedPlatform:
+    """A platform whose sends wait at a gate: shows how many are under way at once, and what arrived, in order."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.under_way = 0
+        self.peak = 0
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, delivery: Delivery) -> None:
+        self.under_way += 1
+        self.peak = max(self.peak, self.under_way)
+        await self.gate.wait()
+        self.under_way -= 1
+        assert isinstance(delivery.reply, Text)
+        self.sent.append((delivery.chat_id, delivery.reply.text))
+
+
+async def test_one_step_sends_to_several_chats_at_once_and_each_chat_in_order(sessions):
+    async with sessions.begin() as session:
+        for n in (1, 2):
+            for chat in ("a", "b", "c"):
+                session.add(OutboundMessage(channel="flaky", chat_id=chat, body=reply_to_dict(Text(f"{chat}{n}"))))
+    platform = GatedPlatform()
+    deliverer = Deliverer(sessions, {"flaky": platform}, batch=8)  # type: ignore[dict-item]
+
+    step = asyncio.create_task(deliverer.deliver_next())
+    await asyncio.sleep(0.1)
+    assert platform.under_way == 3  # the first reply of each chat; the second ones wait behind them
+    platform.gate.set()
+    assert await step is True
+    assert await deliverer.deliver_next() is True
+    assert await deliverer.deliver_next() is False
+
+    assert platform.peak == 3
+    for chat in ("a", "b", "c"):
+        assert [text for to, text in platform.sent if to == chat] == [f"{chat}1", f"{chat}2"]
+    async with sessions() as session:
+        assert set((await session.scalars(select(OutboundMessage.status))).all()) == {"sent"}

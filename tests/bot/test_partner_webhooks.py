@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
 from bot.delivery import Deliverer
-from bot.keys import DELIVERER, NEWS
+from bot.keys import DELIVERERS, NEWS
 from bot.models import OutboundMessage
 from bot.partner_webhooks import PartnerWebhooks, encode, retry_after_seconds, sign
 from catalog.models import utcnow
@@ -384,4 +384,4 @@ async def test_a_stalled_partner_delays_neither_web_chat_nor_telegram_replies(
     assert partner.received == []  # still waiting for its answer
     [row] = await partner_rows(sessions)
     assert row.status == "pending" and row.lease_until is not None
-    assert await service.app[DELIVERER].deliver_next() is False  # the chat deliverer has nothing left, not stuck
+    assert await service.app[DELIVERERS]["telegram"].deliver_next() is False  # nothing left, not stuck

@@ -104,6 +104,10 @@ class FakeGraph(FakeServer):
         """Answer the next `times` calls with this status, body (JSON if a dict) and headers."""
         self._failures.append(_Failure(status, body, times, dict(headers or {})))
 
+    def recover(self) -> None:
+        """Forget the failures still to come: an outage (`fail_next(503, times=10**9)`) is over."""
+        self._failures.clear()
+
     def user_wrote(self, psid: str, at: datetime | None = None) -> None:
         """Remember when a user last wrote, so RESPONSE/UPDATE sends more than 24 h later are refused."""
         self.last_user_message[psid] = at or datetime.now(UTC)

@@ -3,7 +3,8 @@
 async with FakePartner() as partner:
     partner.answer(500, 500)        # the next two deliveries fail, then 200 again
     partner.answer(429, retry_after="7")
-    partner.stall(30)               # every request hangs 30 s (until closed) before answering 200
+    partner.stall(30)               # every request hangs 30 s (until released or closed) before answering 200
+    partner.release()               # ... the hanging ones answer now, the next ones at once
     ...
     [hit] = partner.received        # raw body bytes and headers, as the partner's server saw them
 """
@@ -41,7 +42,7 @@ class FakePartner(FakeServer):
         self.arrived = asyncio.Event()  # set whenever a request arrives (even one that then stalls)
         self._answers: deque[tuple[int, str | None]] = deque()
         self._stall: float = 0.0
-        self._closing = asyncio.Event()
+        self._released = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -53,8 +54,14 @@ class FakePartner(FakeServer):
         self._answers.extend((status, retry_after) for status in statuses)
 
     def stall(self, seconds: float) -> None:
-        """Make every request wait this long (or until the fake closes) before answering; 0 stops stalling."""
+        """Make every request wait this long (or until `release()` or `close()`) before answering; 0 stops stalling."""
         self._stall = seconds
+        self._released.clear()
+
+    def release(self) -> None:
+        """Stop stalling: the requests waiting now answer at once, and later ones straight away."""
+        self._stall = 0.0
+        self._released.set()
 
     async def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
         """Wait until at least `count` requests have been answered; returns them."""
@@ -70,7 +77,7 @@ class FakePartner(FakeServer):
         self.arrived.set()
         if self._stall:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), timeout=self._stall)
+                await asyncio.wait_for(self._released.wait(), timeout=self._stall)
         status, retry_after = self._answers.popleft() if self._answers else (200, None)
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         self.received.append(Received(body, dict(request.headers), status, time.monotonic()))
@@ -80,5 +87,5 @@ class FakePartner(FakeServer):
         app.router.add_post(PATH, self._handle)
 
     async def close(self) -> None:
-        self._closing.set()  # stalled requests answer now
+        self.release()  # stalled requests answer now
         await super().close()

@@ -7,16 +7,20 @@ from typing import Self
 from aiohttp import web
 
 
-async def listen(app: web.Application) -> tuple[web.AppRunner, int]:
-    """Serve `app` on 127.0.0.1 and a free port; returns the runner (to `cleanup()`) and the port."""
+async def listen(app: web.Application, port: int = 0) -> tuple[web.AppRunner, int]:
+    """Serve `app` on 127.0.0.1 and `port` (0: a free one); returns the runner (to `cleanup()`) and the port."""
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner, int(runner.addresses[0][1])
 
 
 class FakeServer:
-    """The life cycle every fake shares: `async with Fake() as fake` serves its routes on a free port."""
+    """The life cycle every fake shares: `async with Fake() as fake` serves its routes on a free port.
+
+    `close()` then `start()` again is a platform gone for a while: nothing listens on its port (connections are
+    refused) until it is back on the same port, with everything it recorded.
+    """
 
     port: int = 0
     _runner: web.AppRunner | None = None
@@ -26,10 +30,10 @@ class FakeServer:
         raise NotImplementedError
 
     async def start(self) -> Self:
-        """Listen on 127.0.0.1, on a free port."""
+        """Listen on 127.0.0.1: on a free port the first time, on that same port after a `close()`."""
         app = web.Application()
         self.add_routes(app)
-        self._runner, self.port = await listen(app)
+        self._runner, self.port = await listen(app, self.port)
         return self
 
     async def close(self) -> None:

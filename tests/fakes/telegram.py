@@ -8,6 +8,8 @@ matching HTTP status, because PTB picks its exception from the status. Usage:
         channel = TelegramChannel(fake.token, "secret", base_url=fake.base_url)
         fake.fail_next(429)                   # the next call (but getMe) answers "Too Many Requests"
         fake.recover()                        # ... unless it has not come yet: every call succeeds again
+        await fake.close()                    # down: connections refused ...
+        await fake.start()                    # ... until it is back on the same port
         ...
         assert fake.calls_to("sendMessage")[0]["text"] == "..."
 """
@@ -24,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestServer
 
 from channels.telegram import SECRET_HEADER
+from tests.fakes.server import FakeServer
 
 PAYLOADS = Path(__file__).resolve().parent.parent / "payloads"
 TOKEN = "123456:TEST-token_for-the-fake"
@@ -58,7 +60,7 @@ class _Failure:
     description: str | None
 
 
-class FakeTelegram:
+class FakeTelegram(FakeServer):
     """The fake server. `calls` records every request, failed ones included (see `Call.status`).
 
     Form bodies (what PTB sends) are decoded the way Telegram reads them: a value that is a JSON object or
@@ -78,36 +80,16 @@ class FakeTelegram:
         self._failures: list[_Failure] = []
         self._message_ids = itertools.count(_payload("telegram_send_message_response.json")["result"]["message_id"])
         self._update_ids = itertools.count(207890000)
-        self._server: TestServer | None = None
-        self.app = web.Application()
-        self.app.router.add_route("*", "/bot{token}/{method}", self._handle)
 
-    # Life cycle -------------------------------------------------------------------------------------------------
-
-    async def start(self) -> FakeTelegram:
-        """Listen on 127.0.0.1, on a free port."""
-        self._server = TestServer(self.app, host="127.0.0.1")
-        await self._server.start_server()
-        return self
-
-    async def close(self) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        return await self.start()
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.close()
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
 
     @property
     def base_url(self) -> str:
         """python-telegram-bot's `base_url` for this server: `http://127.0.0.1:PORT/bot` (PTB adds the token)."""
-        if self._server is None or self._server.port is None:
+        if not self.port:
             raise RuntimeError("FakeTelegram is not started")
-        return f"http://127.0.0.1:{self._server.port}/bot"
+        return f"http://127.0.0.1:{self.port}/bot"
 
     # Test controls ----------------------------------------------------------------------------------------------
 
@@ -375,3 +357,20 @@ def _failure_body(failure: _Failure) -> tuple[int, dict[str, Any]]:
         return _error(403, failure.description or _payload("telegram_error_forbidden_blocked.json")["description"])
     defaults = {400: "Bad Request: chat not found", 401: "Unauthorized", 404: "Not Found"}
     return _error(failure.status, failure.description or defaults.get(failure.status, "Internal Server Error"))
+
+
+class SlowTelegram(FakeTelegram):
+    """The Telegram fake whose sendMessage calls wait until the test releases them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = asyncio.Event()
+        self.release = asyncio.Event()
+        self.held = 0  # sendMessage calls waiting for the release
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "sendMessage":
+            self.sending.set()
+            self.held += 1
+            await self.release.wait()
+        return await super()._handle(request)

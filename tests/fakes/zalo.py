@@ -151,6 +151,10 @@ class FakeZalo(FakeServer):
         status, body = PRESETS[failure] if isinstance(failure, str) else (200, failure)
         self._failures.append(_Failure(status, body, times, endpoint))
 
+    def recover(self) -> None:
+        """Forget the failures still to come: an outage (`fail_next("http_503", times=10**9)`) is over."""
+        self._failures.clear()
+
     def signed_webhook(self, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         """`signed_webhook(event, self.app_id, self.oa_secret_key)`."""
         return signed_webhook(event, self.app_id, self.oa_secret_key)
