@@ -1,4 +1,4 @@
-"""Helpers for the fault tests: real `htx serve` processes, a private PostgreSQL to stop, and what reached Telegram."""
+"""Helpers for the fault tests: real `htx serve` processes, a private PostgreSQL to stop, what reached a platform."""
 
 from __future__ import annotations
 
@@ -7,28 +7,32 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import OutboundMessage
 from channels.telegram import render
-from channels.types import reply_from_dict
+from channels.types import Reply, reply_from_dict
 from tests.e2e.conftest import TELEGRAM_SECRET, free_port
 from tests.fakes.telegram import FakeTelegram
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SENDS = ("sendMessage", "sendPhoto")
 
-# What one Bot API call shows the buyer: its method and its text (or caption).
+# What one platform call shows the buyer: its kind and its content (for Telegram: the method and the text or caption).
 Shown = tuple[str, str]
+# Reply → the platform calls that show it to this chat, as `Shown`.
+Renders = Callable[[Reply, str], list[Shown]]
+T = TypeVar("T")
 
 
 async def stop(service: asyncio.subprocess.Process) -> None:
@@ -36,6 +40,20 @@ async def stop(service: asyncio.subprocess.Process) -> None:
     if service.returncode is None:
         service.terminate()
     await service.wait()
+
+
+async def count(sessions: async_sessionmaker[AsyncSession], *where: ColumnElement[bool]) -> int:
+    """How many rows match `where` (whose columns name the table: the outbox, the inbox)."""
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).where(*where)) or 0)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float, failure: str) -> None:
+    """Poll `check` (a database query, say) until it is true; fail the test with `failure` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, failure
+        await asyncio.sleep(0.1)
 
 
 def webhook_url(port: int) -> str:
@@ -60,15 +78,21 @@ def shown_at_the_fake(telegram: FakeTelegram) -> dict[str, list[Shown]]:
     return shown
 
 
-async def shown_by_the_outbox(sessions: async_sessionmaker[AsyncSession], status: str) -> dict[str, list[list[Shown]]]:
-    """Per chat, each outbox row with this status (in id order) as the Bot API calls that show it."""
+def telegram_calls(reply: Reply, _chat_id: str) -> list[Shown]:
+    """The Bot API calls that show one reply."""
+    return [_shown(call["method"], call) for call in render(reply)]
+
+
+async def shown_by_the_outbox(
+    sessions: async_sessionmaker[AsyncSession], status: str, renders: Renders = telegram_calls
+) -> dict[str, list[list[Shown]]]:
+    """Per chat, each outbox row with this status (in id order) as the platform calls that show it."""
     query = select(OutboundMessage).where(OutboundMessage.status == status).order_by(OutboundMessage.id)
     async with sessions() as session:
         rows = (await session.scalars(query)).all()
     shown: dict[str, list[list[Shown]]] = defaultdict(list)
     for row in rows:
-        calls = render(reply_from_dict(row.body))
-        shown[row.chat_id].append([_shown(call["method"], call) for call in calls])
+        shown[row.chat_id].append(renders(reply_from_dict(row.body), row.chat_id))
     return shown
 
 
@@ -76,9 +100,9 @@ def _shown(method: str, params: dict[str, Any]) -> Shown:
     return method, str(params.get("text") or params.get("caption") or "")
 
 
-def delivered_once_in_order(seen: list[Shown], rows: list[list[Shown]], resendable: set[int]) -> bool:
+def delivered_once_in_order(seen: list[T], rows: list[list[T]], resendable: set[int]) -> bool:
     """Whether `seen` is each row's calls once, in row order; a row whose index is in `resendable` (its send was
-    under way when its process died) may first show any prefix of its calls a second time."""
+    under way when its process died, or timed out on our side) may first show any prefix of its calls a second time."""
     if not rows:
         return not seen
     calls, rest = rows[0], rows[1:]
@@ -89,6 +113,13 @@ def delivered_once_in_order(seen: list[Shown], rows: list[list[Shown]], resendab
         if seen[: len(segment)] == segment and delivered_once_in_order(seen[len(segment) :], rest, shifted):
             return True
     return False
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    """A running fake of the Telegram Bot API."""
+    async with FakeTelegram() as fake:
+        yield fake
 
 
 @dataclass(frozen=True)

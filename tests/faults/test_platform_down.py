@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.models import InboundEvent, OutboundMessage
 from tests.conftest import POSTGRES_URL
 from tests.e2e.conftest import TELEGRAM_SECRET, telegram_settings
 from tests.e2e.test_scale_out import SCRIPT
-from tests.fakes.telegram import FakeTelegram
-from tests.faults.conftest import delivered_once_in_order, shown_at_the_fake, shown_by_the_outbox
+from tests.faults.conftest import count, delivered_once_in_order, shown_at_the_fake, shown_by_the_outbox
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="fault tests run on PostgreSQL (HTX_TEST_DATABASE_URL)")
 
 CHATS = [5_000 + n for n in range(8)]
 OUTAGE = 5.0  # seconds; the property is the same for minutes, only the backoff grows
-
-
-async def count(sessions, *where) -> int:
-    async with sessions() as session:
-        return int(await session.scalar(select(func.count()).where(*where)) or 0)
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
 
 
 async def test_a_platform_answering_429_for_a_while_gets_everything_in_order_once_it_recovers(
