@@ -57,6 +57,7 @@ INTAKE_SHARE, INTAKE_P99 = 0.25, 50.0
 TURNS_RATE, TURNS_P99 = 500.0, 250.0
 # Messages per second allowed to each platform fake: more than the service can send.
 UNLIMITED = 100_000.0
+LIMITS_LIFTED = "outbox send limits lifted (the fakes have none; real platforms cap each app, Telegram near 30 msg/s)"
 # Distinct buyers per platform writing during the intake phase.
 INTAKE_BUYERS = 1000
 
@@ -504,7 +505,7 @@ def report(url: str, options: Options, postgres: bool, bare: Result, turns: Resu
         f"end to end: {options.buyers} conversations"
         + ("; workers paused during intake" if options.intake_alone else "")
     )
-    print("outbox send limits lifted (the fakes have none; real platforms cap each app, Telegram near 30 messages/s)")
+    print(LIMITS_LIFTED)
     print(f"{'':<30}{'rate':>16}{'p50 ms':>10}{'p99 ms':>10}  target (PostgreSQL)")
     rows = [
         ("bare aiohttp (parse, 200)", f"{bare.rate:,.0f} req/s", bare, "", None),
