@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -102,9 +102,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     partner_webhooks = PartnerWebhooks(lambda: app[SESSIONS])
 
     async def next_turn() -> bool:
-        done = await handle_next(app[SESSIONS], app[SEARCH], settings)
+        done = await handle_next(app[SESSIONS], app[SEARCH], settings, to_send=wake_outboxes)
         if done:
-            wake_outboxes()
             news.wake()
         return done
 
@@ -119,11 +118,13 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         return Worker(f"outbox {name}", lambda: app[DELIVERERS][name].deliver_next(), idle=0.5)
 
     # One outbox per platform: a platform that is slow, down or at its rate limit never delays another's replies.
-    outboxes = [outbox(name) for name in channels]
+    outboxes = {name: outbox(name) for name in channels}
 
-    def wake_outboxes() -> None:
-        for worker in outboxes:
-            worker.wake()
+    def wake_outboxes(names: Iterable[str] = channels) -> None:
+        """Rouse the outboxes of these channels (every one by default): replies were written for them."""
+        for name in names:
+            if name in outboxes:  # the web chat's replies go out in its HTTP response
+                outboxes[name].wake()
 
     inbox = Worker("inbox", next_turn)
     news = Worker("order news", next_news)
@@ -179,7 +180,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         count = min(count, 1) if settings.database_url.startswith("sqlite") else count
         running = [inbox] * count
         if count:
-            running += [news, sweeper, *(outbox for outbox in [*outboxes, webhooks] for _ in range(OUTBOX_LOOPS))]
+            senders = [*outboxes.values(), webhooks]
+            running += [news, sweeper, *(sender for sender in senders for _ in range(OUTBOX_LOOPS))]
         tasks = [asyncio.create_task(worker.run(), name=worker.name) for worker in running]
         async with contextlib.AsyncExitStack() as stack:
             if count:  # events stored by other processes (--web-only ones) start a turn here at once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -45,13 +46,15 @@ async def handle_next(
     sessions: async_sessionmaker[AsyncSession],
     live_index: LiveIndex,
     settings: Settings,
+    to_send: Callable[[set[str]], None] = lambda _channels: None,
 ) -> bool:
     """Run the turn of the oldest due event whose conversation has no earlier one pending; False if none.
+    `to_send` hears, after the commit, the channels the turn wrote replies for (whose outboxes have work).
 
     Events of one conversation are taken strictly in order; `SKIP LOCKED` lets several workers and processes
     share the inbox on PostgreSQL (SQLite serialises writers anyway).
     """
-    return await _process(sessions, _NEXT_DUE, {"now": utcnow()}, live_index, settings)
+    return await _process(sessions, _NEXT_DUE, {"now": utcnow()}, live_index, settings, to_send)
 
 
 # The two ways a turn's event is taken, built once: building the claim's statement cost the inbox worker more CPU
@@ -76,6 +79,7 @@ async def _process(
     params: dict[str, Any],
     live_index: LiveIndex,
     settings: Settings,
+    to_send: Callable[[set[str]], None] = lambda _channels: None,
 ) -> bool:
     """One turn in one transaction: replies go to the outbox with the event marked done, or nothing changes."""
     event_id = None
@@ -105,6 +109,8 @@ async def _process(
             event.status, event.processed_at = DONE, utcnow()
         metrics.TURNS.labels(incoming.channel, "done").inc()
         metrics.TURN_SECONDS.labels(incoming.channel).observe(time.perf_counter() - started)
+        if outgoing:
+            to_send({channel for channel, *_ in outgoing})
         return True
     except Exception as error:
         log.exception("turn failed", extra={"event": event_id})
