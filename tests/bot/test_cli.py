@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -12,6 +13,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from bot.cli import serving_app
+from tests.conftest import settings_for_tests
 
 NLU_KEYS = {"intent", "items", "phone", "address", "name", "order_code"}
 
@@ -148,3 +152,14 @@ def test_coop_invite_prints_a_one_time_code_and_refuses_an_unknown_cooperative(t
     assert len(code) == 8 and f"/lienket {code}" in made.stdout
     unknown = htx(tmp_path, "coop", "invite", "NOPE")
     assert unknown.returncode == 1 and "no cooperative" in unknown.stdout
+
+
+async def test_serve_freezes_what_startup_built_out_of_the_garbage_collectors_sight(aiohttp_client):
+    app = serving_app(settings_for_tests())
+    app.cleanup_ctx.clear()  # the test database and no workers: only the startup hooks of `htx serve` itself
+    gc.unfreeze()
+    try:
+        await aiohttp_client(app)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process goes on collecting everything
