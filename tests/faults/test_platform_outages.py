@@ -1,7 +1,7 @@
-"""A platform down for a while, each in its own way: Messenger's Graph API answering 5xx, Zalo's OA API failing
-(HTTP 503, then `-32` in HTTP 200 bodies), Telegram refusing connections (nothing listens on its port). Webhooks
-keep answering 200 and every turn runs; the outbox backs off instead of looping; once the platform is back, every
-reply arrives exactly once and in order per conversation. Telegram answering 429: test_platform_down.py."""
+"""A platform down for a while, each in its own way: Telegram answering 429, Messenger's Graph API answering 5xx,
+Zalo's OA API failing (HTTP 503, then `-32` in HTTP 200 bodies), Telegram refusing connections (nothing listens on
+its port). Webhooks keep answering 200 and every turn runs; the outbox backs off instead of looping; once the
+platform is back, every reply arrives exactly once and in order per conversation."""
 
 from __future__ import annotations
 
@@ -168,8 +168,8 @@ class ZaloFailing:
 
 
 @dataclass
-class TelegramRefusing:
-    """The Bot API is gone: nothing listens on its port until it is back on the same one."""
+class TelegramDown:
+    """Telegram, whose outage the subclasses shape: what the service sees of the Bot API is the same."""
 
     fake: FakeTelegram = field(default_factory=FakeTelegram)
 
@@ -180,12 +180,6 @@ class TelegramRefusing:
         update = self.fake.text_update(text, chat_id=int(chat))
         return await self.fake.deliver(update, url=str(service.make_url("/webhooks/telegram")), secret=TELEGRAM_SECRET)
 
-    async def go_down(self) -> None:
-        await self.fake.close()
-
-    async def come_back(self) -> None:
-        await self.fake.start()
-
     def shown(self) -> dict[str, list[Shown]]:
         return shown_at_the_fake(self.fake)
 
@@ -193,9 +187,29 @@ class TelegramRefusing:
         return telegram_calls(reply, chat)
 
 
+class TelegramAnswering429(TelegramDown):
+    """The Bot API answers "Too Many Requests" with `retry_after` 1 to every call until it recovers."""
+
+    async def go_down(self) -> None:
+        self.fake.fail_next(429, times=10**9, retry_after=1)
+
+    async def come_back(self) -> None:
+        self.fake.recover()
+
+
+class TelegramRefusing(TelegramDown):
+    """The Bot API is gone: nothing listens on its port until it is back on the same one."""
+
+    async def go_down(self) -> None:
+        await self.fake.close()
+
+    async def come_back(self) -> None:
+        await self.fake.start()
+
+
 @pytest.fixture(
-    params=[MessengerAnswering5xx, ZaloFailing, TelegramRefusing],
-    ids=["messenger-5xx", "zalo-errors", "telegram-refusing-connections"],
+    params=[TelegramAnswering429, MessengerAnswering5xx, ZaloFailing, TelegramRefusing],
+    ids=["telegram-429", "messenger-5xx", "zalo-errors", "telegram-refusing-connections"],
 )
 async def platform(request: pytest.FixtureRequest) -> AsyncIterator[Platform]:
     """Each platform with its kind of outage, its fake running (until the outage stops it)."""
