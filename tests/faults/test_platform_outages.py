@@ -251,7 +251,13 @@ async def test_a_platform_down_for_a_while_gets_every_reply_once_and_in_order_af
     async def turns_done() -> bool:
         return await count(sessions, InboundEvent.status == "done") == events
 
+    async def every_first_reply_retried() -> bool:
+        attempts = await attempts_per_chat(sessions)
+        return set(attempts) == set(CHATS) and all(tries[0] >= 2 for tries in attempts.values())
+
     await until(turns_done, timeout=10, failure="turns did not run during the outage")
+    # However long the turns took on a loaded machine, each first reply's retry is due a backoff after its first try.
+    await until(every_first_reply_retried, timeout=10, failure="the outbox did not retry during the outage")
     await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - started)))
     attempts = await attempts_per_chat(sessions)
     elapsed = time.monotonic() - started
