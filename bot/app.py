@@ -22,7 +22,7 @@ from bot.order_work import SWEEP_EVERY, sweep
 from bot.partner_webhooks import WEBHOOK_DELIVERER, WEBHOOK_GIVE_UP_AFTER, PartnerWebhooks
 from bot.rate_limit import LIMITS, Limits, RateLimiter, admit, per_ip
 from bot.settings import Settings
-from bot.turns import handle_next
+from bot.turns import Written, handle_next
 from bot.workers import Worker, stop_all
 from catalog.demo import AlreadyLoaded, load_demo_catalogue
 from catalog.live_index import LiveIndex
@@ -101,11 +101,13 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     assert WEBHOOK_CHANNEL not in channels
     partner_webhooks = PartnerWebhooks(lambda: app[SESSIONS])
 
-    async def next_turn() -> bool:
-        done = await handle_next(app[SESSIONS], app[SEARCH], settings, to_send=wake_outboxes)
-        if done:
+    def after_turn(written: Written) -> None:
+        wake_outboxes(written.channels)
+        if written.order_news:
             news.wake()
-        return done
+
+    async def next_turn() -> bool:
+        return await handle_next(app[SESSIONS], app[SEARCH], settings, after=after_turn)
 
     async def next_news() -> bool:
         done = await announce_next(app[SESSIONS])

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapper, object_session
 
 from bot import i18n
 from bot.api import partner_view
@@ -34,6 +36,21 @@ log = logging.getLogger(__name__)
 # The outbox channel of partners' signed webhooks (bot/partner_webhooks.py); its chat id is the partner's code.
 WEBHOOK_CHANNEL = "partner"
 PARTNER_LOCALE = "vi"
+# The session key marking a transaction that wrote order events (see `wrote_news`).
+NEWS_WRITTEN = "order_news_written"
+
+
+@event.listens_for(OrderEvent, "after_insert")
+def _mark_news(_mapper: Mapper[OrderEvent], _connection: Connection, order_event: OrderEvent) -> None:
+    session = object_session(order_event)
+    if session is not None:
+        session.info[NEWS_WRITTEN] = True
+
+
+def wrote_news(session: AsyncSession) -> bool:
+    """Whether this session's transaction wrote order events, so the announcer has work once it commits: a turn
+    that only greeted need not wake it (its empty look for news cost a transaction per turn)."""
+    return bool(session.info.get(NEWS_WRITTEN))
 
 
 async def announce_next(sessions: async_sessionmaker[AsyncSession]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.engine import run_turn
 from bot.models import InboundEvent, OutboundMessage, first_pending_of_its_chat
+from bot.order_news import wrote_news
 from bot.settings import Settings
 from catalog.live_index import LiveIndex
 from catalog.models import utcnow
@@ -24,6 +26,18 @@ log = logging.getLogger(__name__)
 PENDING, DONE, SENT, FAILED = "pending", "done", "sent", "failed"
 # A turn that keeps failing is given up after this many tries, so the conversation is not stuck behind it.
 MAX_TURN_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a committed turn left for other workers: replies on these channels, order events to announce."""
+
+    channels: frozenset[str]
+    order_news: bool
+
+
+def _nothing_to_tell(_written: Written) -> None:
+    pass
 
 
 def incoming_from_dict(data: dict[str, Any]) -> Incoming:
@@ -46,15 +60,15 @@ async def handle_next(
     sessions: async_sessionmaker[AsyncSession],
     live_index: LiveIndex,
     settings: Settings,
-    to_send: Callable[[set[str]], None] = lambda _channels: None,
+    after: Callable[[Written], None] = _nothing_to_tell,
 ) -> bool:
     """Run the turn of the oldest due event whose conversation has no earlier one pending; False if none.
-    `to_send` hears, after the commit, the channels the turn wrote replies for (whose outboxes have work).
+    `after` hears, once the turn is committed, what it wrote for other workers (`Written`).
 
     Events of one conversation are taken strictly in order; `SKIP LOCKED` lets several workers and processes
     share the inbox on PostgreSQL (SQLite serialises writers anyway).
     """
-    return await _process(sessions, _NEXT_DUE, {"now": utcnow()}, live_index, settings, to_send)
+    return await _process(sessions, _NEXT_DUE, {"now": utcnow()}, live_index, settings, after)
 
 
 # The two ways a turn's event is taken, built once: building the claim's statement cost the inbox worker more CPU
@@ -79,7 +93,7 @@ async def _process(
     params: dict[str, Any],
     live_index: LiveIndex,
     settings: Settings,
-    to_send: Callable[[set[str]], None] = lambda _channels: None,
+    after: Callable[[Written], None] = _nothing_to_tell,
 ) -> bool:
     """One turn in one transaction: replies go to the outbox with the event marked done, or nothing changes."""
     event_id = None
@@ -107,10 +121,11 @@ async def _process(
                 for channel, chat_id, reply, proactive in outgoing
             )
             event.status, event.processed_at = DONE, utcnow()
+            await session.flush()
+            written = Written(frozenset(channel for channel, *_ in outgoing), wrote_news(session))
         metrics.TURNS.labels(incoming.channel, "done").inc()
         metrics.TURN_SECONDS.labels(incoming.channel).observe(time.perf_counter() - started)
-        if outgoing:
-            to_send({channel for channel, *_ in outgoing})
+        after(written)
         return True
     except Exception as error:
         log.exception("turn failed", extra={"event": event_id})
