@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -178,6 +178,8 @@ class Result:
     p50: float
     p99: float
     errors: int = 0
+    # Cores each service process (and PostgreSQL, when on this machine) kept busy during the phase.
+    cores: dict[str, float] = field(default_factory=dict)
 
 
 def result(latencies: list[float], seconds: float, errors: int = 0) -> Result:
@@ -293,6 +295,40 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its children that ended have used so far, from /proc (Linux): the
+    children count for PostgreSQL, whose backends that exit pass their time to the server's main process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """The processes of a PostgreSQL server running on this machine (none when it runs elsewhere)."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().strip() == "postgres":
+                pids.append(int(comm.parent.name))
+    return pids
+
+
+@contextlib.contextmanager
+def cores_used(processes: list[tuple[str, asyncio.subprocess.Process]]) -> Iterator[dict[str, float]]:
+    """How many cores each service process and PostgreSQL (its backends summed) kept busy during the block, on
+    average: CPU seconds over wall seconds, filled in when the block ends."""
+    before = {role: cpu_seconds(process.pid) for role, process in processes}
+    postgres_before = {pid: cpu_seconds(pid) for pid in postgres_pids()}
+    began = time.monotonic()
+    cores: dict[str, float] = {}
+    yield cores
+    wall = time.monotonic() - began
+    for role, process in processes:
+        cores[role] = (cpu_seconds(process.pid) - before[role]) / wall
+    if postgres_before:  # backends started during the block count from zero
+        after = {pid: cpu_seconds(pid) for pid in postgres_pids()}
+        cores["postgres"] = sum(seconds - postgres_before.get(pid, 0.0) for pid, seconds in after.items()) / wall
 
 
 def service_env(
@@ -420,8 +456,10 @@ async def phases(
     finally:
         bare_process.terminate()
         await bare_process.wait()
-    with profiled(options.profile, "workers-turns", processes[0][1].pid, options.seconds):
+    profile = profiled(options.profile, "workers-turns", processes[0][1].pid, options.seconds)
+    with profile, cores_used(processes) as cores:
         turns = await conversations(http, urls, deliveries, replies, options.buyers, options.seconds)
+    turns.cores = cores
     workers_pids = [process.pid for _role, process in processes[: options.worker_processes]]
     if options.intake_alone:  # turns elsewhere: the workers processes get no CPU during the intake phase
         for pid in workers_pids:
@@ -529,6 +567,9 @@ def report(url: str, options: Options, postgres: bool, bare: Result, turns: Resu
         errors = f"  ({figures.errors} errors)" if figures.errors else ""
         print(f"{name:<30}{rate:>16}{figures.p50:>10.1f}{figures.p99:>10.1f}  {target}{verdict}{errors}")
     print(f"{'webhooks / bare':<30}{ratio:>16.2f}")
+    print("end to end, per process: cores busy, CPU ms per turn")
+    for role, cores in turns.cores.items():
+        print(f"  {role:<28}{cores:>16.2f}{1000 * cores / turns.rate:>10.1f}")
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
