@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, PositiveFloat, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orders.payment_deadline import Deadline
+from orders.payment_deadline import AFTER_HOURS, GRACE_HOURS, Deadline
 
 
 class Settings(BaseSettings):
@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     daily_summary_hour: int | None = Field(18, ge=0, le=23, alias="HTX_DAILY_SUMMARY_HOUR")
     # An unpaid bank-transfer order is reminded this many hours after it was confirmed, then cancelled (its stock
     # released) when the grace hours after the reminder pass without the money (orders/payment_deadline.py).
-    payment_deadline_hours: int = Field(24, ge=1, alias="HTX_PAYMENT_DEADLINE_HOURS")
-    payment_grace_hours: int = Field(2, ge=1, alias="HTX_PAYMENT_GRACE_HOURS")
+    payment_deadline_hours: int = Field(AFTER_HOURS, ge=1, alias="HTX_PAYMENT_DEADLINE_HOURS")
+    payment_grace_hours: int = Field(GRACE_HOURS, ge=1, alias="HTX_PAYMENT_GRACE_HOURS")
     # Rate limits per process (bot/rate_limit.py), 0 for none: requests a minute from one client IP to the public
     # paths (/web/chat, /api/, /p/), and messages a minute from one chat on any channel.
     rate_limit_ip_per_minute: int = Field(300, ge=0, alias="HTX_RATE_LIMIT_IP_PER_MINUTE")

@@ -31,12 +31,17 @@ PAYMENT_DEADLINE = "payment deadline"
 CANCELLABLE = frozenset(status for status, following in TRANSITIONS.items() if status and CANCELLED in following)
 
 
+# The default rule's hours, also HTX_PAYMENT_DEADLINE_HOURS' and HTX_PAYMENT_GRACE_HOURS' defaults (bot/settings.py).
+AFTER_HOURS = 24
+GRACE_HOURS = 2
+
+
 @dataclass(frozen=True)
 class Deadline:
     """How long a transfer may take: reminded `after` confirming, cancelled `grace` after the reminder."""
 
-    after: timedelta = timedelta(hours=24)
-    grace: timedelta = timedelta(hours=2)
+    after: timedelta = timedelta(hours=AFTER_HOURS)
+    grace: timedelta = timedelta(hours=GRACE_HOURS)
 
     def pay_by(self, order: Order) -> datetime:
         """The time the buyer is asked to pay by: the deadline, or once reminded, the end of the grace period."""
