@@ -38,9 +38,10 @@ SEPAY_AUTH_PREFIX = "Apikey "
 CASSO_SIGNATURE = "X-Casso-Signature"
 # Both providers retry until they get a 2xx with this body.
 ACKNOWLEDGED = {"success": True}
-# What the bank_transactions columns hold (orders/models.py): a 32-bit amount, ids and references of 64
-# characters, account numbers of 32. A payload past them is refused (400), not failed on insert (500).
-MAX_AMOUNT = 2**31 - 1
+# What the bank_transactions columns hold (orders/models.py): a 64-bit amount, ids and references of 64
+# characters, account numbers of 32. A payload past them is refused (400), not failed on insert (500). No transfer
+# comes near 10^15 đồng, and an order's paid sum of many such stays within 64 bits.
+MAX_AMOUNT = 10**15
 MAX_TXN_ID = 2**63 - 1
 
 

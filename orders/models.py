@@ -6,10 +6,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, true
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.models import Base, Product, Quantity, utcnow
+
+# Đồng amounts that can pass 2^31 (bank transfers and their sums): BIGINT on PostgreSQL, where INTEGER stops at
+# about 2.1 billion đồng; SQLite's INTEGER holds 64 bits already, so its tables need no rebuild.
+BIG_AMOUNT = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Customer(Base):
@@ -137,8 +141,9 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(20))
     payment_method: Mapped[str] = mapped_column(String(20))
     payment_status: Mapped[str] = mapped_column(String(20))
-    # Đồng received so far by bank transfer (orders/placing.py names the payment statuses).
-    paid_amount: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Đồng received so far by bank transfer (orders/placing.py names the payment statuses): 64 bits, as a transfer's
+    # amount, since a buyer may send far more than the order's total.
+    paid_amount: Mapped[int] = mapped_column(BIG_AMOUNT, default=0, server_default="0")
     # When the buyer was reminded that the transfer is overdue; the order is cancelled some hours later.
     payment_reminded_at: Mapped[datetime | None] = mapped_column()
     buyer_name: Mapped[str] = mapped_column(String(200))
@@ -222,7 +227,9 @@ class BankTransaction(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(10))
     txn_id: Mapped[str] = mapped_column(String(64))
-    amount: Mapped[int] = mapped_column(Integer)
+    # Đồng, negative for money out. 64 bits: the receiving account also gets transfers of billions that are not
+    # for an order, and each is kept.
+    amount: Mapped[int] = mapped_column(BIG_AMOUNT)
     memo: Mapped[str] = mapped_column(Text, default="")
     account_number: Mapped[str] = mapped_column(String(32), default="")
     # The bank's own reference (SePay referenceCode, Casso reference/tid).

@@ -241,6 +241,22 @@ async def test_an_unknown_memo_is_kept_for_review_and_can_be_assigned_by_hand(
     assert (await htx_payments(engine, capsys, "assign", str(txn.id), code))[0] == 1
 
 
+async def test_transfers_of_billions_are_kept_and_an_order_overpaid_by_billions_flags_the_refund(
+    client, transfer_order, sessions
+):
+    code = await transfer_order()
+    assert (await sepay(client, sepay_body("thanh toan hop dong si", 3_000_000_000, txn_id=1))).status == 200
+    assert (await sepay(client, sepay_body(code, 5_000_000_000, txn_id=2))).status == 200
+    unmatched, over = await stored(sessions)
+    assert (unmatched.outcome, unmatched.amount, over.outcome, over.amount) == (
+        "unmatched",
+        3_000_000_000,
+        "over",
+        5_000_000_000,
+    )
+    assert (await order_of(sessions, code)).paid_amount == 5_000_000_000
+
+
 async def test_a_review_is_closed_with_a_note(client, transfer_order, sessions, engine, capsys):
     code = await transfer_order()
     await sepay(client, sepay_body(code, 150_000))
