@@ -145,7 +145,26 @@ class Error(Shape):
 class StatusChange(BaseModel):
     """A partner moves its order on. A note is required to reject or to report a failed delivery."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # The two rules of `_consistent`, in the schema too (JSON Schema `if`/`then`), so clients and API tools see them.
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {
+                        "required": ["status"],
+                        "properties": {"status": {"enum": [PartnerAction.REJECTED, PartnerAction.FAILED]}},
+                    },
+                    "then": {"required": ["note"], "properties": {"note": {"pattern": r"\S"}}},
+                },
+                {
+                    "if": {"required": ["tracking_number"], "properties": {"tracking_number": {"type": "string"}}},
+                    "then": {"properties": {"status": {"const": PartnerAction.SHIPPING}}},
+                },
+            ]
+        },
+    )
 
     status: PartnerAction
     note: str = Field("", max_length=NOTE_MAX, description="why; required for rejected and failed")

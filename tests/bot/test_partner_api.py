@@ -416,7 +416,26 @@ BAD_BODIES: dict[str, Any] = {
     "a tracking number too long": {"json": {"status": "shipping", "tracking_number": "x" * 65}},
     "a tracking number without shipping": {"json": {"status": "accepted", "tracking_number": "GHN1"}},
     "a null note": {"json": {"status": "accepted", "note": None}},
+    "a rejection without a note": {"json": {"status": "rejected"}},
+    "a failed delivery with a blank note": {"json": {"status": "failed", "note": "  "}},
 }
+GOOD_BODIES = [
+    {"status": "accepted"},
+    {"status": "rejected", "note": "hết xe hôm nay"},
+    {"status": "failed", "note": "không liên lạc được"},
+    {"status": "shipping", "tracking_number": "GHN1"},
+    {"status": "delivered", "tracking_number": None, "note": ""},
+]
+
+
+def test_the_documented_request_schema_takes_and_refuses_the_bodies_the_api_does():
+    schema = {"$ref": "#/components/schemas/StatusChange", "components": DOC["components"]}
+    validator = Draft202012Validator(schema)
+    for body in GOOD_BODIES:
+        assert validator.is_valid(body) and openapi.StatusChange.model_validate(body), body
+    refused = [kwargs["json"] for kwargs in BAD_BODIES.values() if "json" in kwargs]
+    accepted_by_the_schema = [body for body in refused if validator.is_valid(body)]
+    assert accepted_by_the_schema == [], accepted_by_the_schema
 
 
 @pytest.mark.parametrize("request_kwargs", BAD_BODIES.values(), ids=BAD_BODIES.keys())
