@@ -16,7 +16,7 @@ from bot.channel_setup import build_channels
 from bot.db import make_engine, make_sessionmaker, migrate, unreachable
 from bot.delivery import Deliverer
 from bot.intake import INTAKE, Intake, IntakeFailed, new_events_wake
-from bot.keys import CHANNELS, DELIVERERS, ENGINE, NEWS, SEARCH, SESSIONS, SETTINGS
+from bot.keys import AFTER_TURN, CHANNELS, DELIVERERS, ENGINE, NEWS, SEARCH, SESSIONS, SETTINGS
 from bot.order_news import WEBHOOK_CHANNEL, announce_next
 from bot.order_work import SWEEP_EVERY, sweep
 from bot.partner_webhooks import WEBHOOK_DELIVERER, WEBHOOK_GIVE_UP_AFTER, PartnerWebhooks
@@ -105,6 +105,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         wake_outboxes(written.channels)
         if written.order_news:
             news.wake()
+
+    app[AFTER_TURN] = after_turn
 
     async def next_turn() -> bool:
         return await handle_next(app[SESSIONS], app[SEARCH], settings, after=after_turn)

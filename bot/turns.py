@@ -51,9 +51,11 @@ async def handle(
     event_id: int,
     live_index: LiveIndex,
     settings: Settings,
+    after: Callable[[Written], None] = _nothing_to_tell,
 ) -> bool:
-    """Run the turn of one stored event now (the web chat waits for its own). Returns success."""
-    return await _process(sessions, _BY_ID, {"id": event_id}, live_index, settings)
+    """Run the turn of one stored event now (the web chat waits for its own). Returns success; `after` as in
+    `handle_next`."""
+    return await _process(sessions, _BY_ID, {"id": event_id}, live_index, settings, after)
 
 
 async def handle_next(

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.intake import INTAKE
-from bot.keys import SEARCH, SESSIONS, SETTINGS
+from bot.keys import AFTER_TURN, SEARCH, SESSIONS, SETTINGS
 from bot.rate_limit import LIMITS, too_many
 from bot.turns import handle, take_replies
 from channels import web as web_channel
@@ -41,7 +41,9 @@ async def chat(request: web.Request) -> web.Response:
     sessions = request.app[SESSIONS]
     [event_id] = await request.app[INTAKE].add([incoming])
     settings = request.app[SETTINGS]
-    if event_id is None or not await handle(sessions, event_id, request.app[SEARCH], settings):
+    if event_id is None or not await handle(
+        sessions, event_id, request.app[SEARCH], settings, after=request.app[AFTER_TURN]
+    ):
         return web.json_response({"error": "the message could not be handled, please send it again"}, status=500)
     replies = await take_replies(sessions, event_id)
     return web.json_response({"replies": web_channel.render(replies)})
