@@ -11,7 +11,6 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-import matplotlib
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
@@ -148,6 +147,8 @@ def _draw_qr(pdf: Canvas, url: str, x: float, y: float, size: float) -> None:
 
 @cache
 def _register_fonts() -> None:
+    import matplotlib  # only to find its fonts: importing it costs every `htx` command about half a second
+
     fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     pdfmetrics.registerFont(TTFont(FONT, str(fonts / "DejaVuSans.ttf")))
     pdfmetrics.registerFont(TTFont(BOLD, str(fonts / "DejaVuSans-Bold.ttf")))
