@@ -123,17 +123,17 @@ async def _process(
                 for channel, chat_id, reply, proactive in outgoing
             )
             event.status, event.processed_at = DONE, utcnow()
-            await session.flush()
+            await session.flush()  # the commit's flush, early: `wrote_news` sees the events it inserts
             written = Written(frozenset(channel for channel, *_ in outgoing), wrote_news(session))
-        metrics.TURNS.labels(incoming.channel, "done").inc()
-        metrics.TURN_SECONDS.labels(incoming.channel).observe(time.perf_counter() - started)
-        after(written)
-        return True
     except Exception as error:
         log.exception("turn failed", extra={"event": event_id})
         if event_id is not None:
             await _failed(sessions, event_id, error)
         return False
+    metrics.TURNS.labels(incoming.channel, "done").inc()
+    metrics.TURN_SECONDS.labels(incoming.channel).observe(time.perf_counter() - started)
+    after(written)
+    return True
 
 
 async def _failed(sessions: async_sessionmaker[AsyncSession], event_id: int, error: Exception) -> None:
