@@ -60,3 +60,6 @@ async def test_the_live_index_follows_aliases_stock_and_new_products(session):
     assert index.match(words("dragon fruit")).sku == "TL-RD-HD"
     assert index.entries["RAU-XALACH-TP"].sold_out
     assert len(index.entries) == 9
+    lettuce.stock = Decimal(5)  # changed again, still inside the overlap: its newer change time is seen
+    await session.flush()
+    assert not (await live.current(session)).entries["RAU-XALACH-TP"].sold_out
