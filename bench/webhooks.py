@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from bot.db import make_engine, migrate
 from bot.models import InboundEvent, OutboundMessage
@@ -379,12 +379,20 @@ class Options:
 
 
 async def empty_inbox(url: str) -> None:
-    """Migrate, and delete the inbox and outbox a previous run left (its intake phase leaves a backlog of turns)."""
+    """Migrate, and delete the inbox and outbox a previous run left (its intake phase leaves a backlog of turns).
+
+    On PostgreSQL the deleted rows are vacuumed away too: a server running without autovacuum (as the development
+    machines' does) would otherwise make every run scan all earlier runs' dead rows, and PostgreSQL's CPU per turn
+    climbed from 5 to 15 ms over a few runs."""
     engine = make_engine(url)
     await migrate(engine)
     async with engine.begin() as connection:
         await connection.execute(delete(OutboundMessage))
         await connection.execute(delete(InboundEvent))
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM needs it
+            await autocommit.execute(text("VACUUM ANALYZE inbound_events, outbound_messages, conversations"))
     await engine.dispose()
 
 
