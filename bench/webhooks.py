@@ -60,6 +60,9 @@ UNLIMITED = 100_000.0
 LIMITS_LIFTED = "outbox send limits lifted (the fakes have none; real platforms cap each app, Telegram near 30 msg/s)"
 # Distinct buyers per platform writing during the intake phase.
 INTAKE_BUYERS = 1000
+# Seconds after a phase before reading PostgreSQL's transaction counts: a backend gone idle reports its counts
+# within 10 s (PostgreSQL 15's PGSTAT_IDLE_INTERVAL), a busy one every second.
+STATISTICS_DELAY = 11.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,8 @@ class Result:
     errors: int = 0
     # Cores each service process (and PostgreSQL, when on this machine) kept busy during the phase.
     cores: dict[str, float] = field(default_factory=dict)
+    # Transactions the database committed or rolled back during the phase (PostgreSQL; 0 on SQLite).
+    transactions: int = 0
 
 
 def result(latencies: list[float], seconds: float, errors: int = 0) -> Result:
@@ -362,6 +367,21 @@ def service_env(
     }
 
 
+async def transactions(url: str) -> int:
+    """Transactions the bench's PostgreSQL database has committed and rolled back so far, from its statistics (wait
+    `STATISTICS_DELAY` after a phase for them to be complete); 0 on SQLite. A connection's check-out ping
+    (`pool_pre_ping`) counts as one."""
+    if not url.startswith("postgresql"):
+        return 0
+    engine = make_engine(url)
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+        )
+    await engine.dispose()
+    return int(count or 0)
+
+
 @dataclass
 class Options:
     """The command line."""
@@ -465,9 +485,13 @@ async def phases(
         bare_process.terminate()
         await bare_process.wait()
     profile = profiled(options.profile, "workers-turns", processes[0][1].pid, options.seconds)
+    database = env["HTX_DATABASE_URL"]
+    transactions_before = await transactions(database)
     with profile, cores_used(processes) as cores:
         turns = await conversations(http, urls, deliveries, replies, options.buyers, options.seconds)
     turns.cores = cores
+    await asyncio.sleep(STATISTICS_DELAY)
+    turns.transactions = await transactions(database) - transactions_before
     workers_pids = [process.pid for _role, process in processes[: options.worker_processes]]
     if options.intake_alone:  # turns elsewhere: the workers processes get no CPU during the intake phase
         for pid in workers_pids:
@@ -578,6 +602,9 @@ def report(url: str, options: Options, postgres: bool, bare: Result, turns: Resu
     print("end to end, per process: cores busy, CPU ms per turn")
     for role, cores in turns.cores.items():
         print(f"  {role:<28}{cores:>16.2f}{1000 * cores / turns.rate:>10.1f}")
+    if turns.transactions:
+        per_turn = turns.transactions / (turns.rate * options.seconds)
+        print(f"end to end, PostgreSQL transactions per turn (pings and idle polls included): {per_turn:.1f}")
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
