@@ -1,5 +1,6 @@
-"""The outbox gives a reply up by its age, not by a count of tries (a long platform outage loses nothing), and sends
-to several chats at once while keeping each chat's replies in order."""
+"""The outbox gives a reply up by its age, not by a count of tries (a long platform outage loses nothing), sends
+to several chats at once while keeping each chat's replies in order, and tells each send what the platform's window
+rules need."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.delivery import GIVE_UP_AFTER, Deliverer
-from bot.models import OutboundMessage
+from bot.models import Conversation, OutboundMessage
 from catalog.models import utcnow
 from channels.base import Delivery, SendError
 from channels.types import Text, reply_to_dict
+from orders.models import Customer
 
 
 class FlakyPlatform:
@@ -118,3 +120,40 @@ async def test_one_step_sends_to_several_chats_at_once_and_each_chat_in_order(se
         assert [text for to, text in platform.sent if to == chat] == [f"{chat}1", f"{chat}2"]
     async with sessions() as session:
         assert set((await session.scalars(select(OutboundMessage.status))).all()) == {"sent"}
+
+
+class RecordingPlatform:
+    """Takes every message and keeps what it was given."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+
+    async def send(self, delivery: Delivery) -> None:
+        self.deliveries.append(delivery)
+
+
+async def test_a_send_knows_when_its_chat_last_wrote_for_the_platform_window_and_whether_it_is_a_notification(
+    sessions,
+):
+    wrote = utcnow() - timedelta(hours=30)  # past Messenger's 24 h, within Zalo's 7 days
+    async with sessions.begin() as session:
+        buyer = Customer(channel="flaky", user_id="u1")
+        session.add(buyer)
+        await session.flush()
+        session.add(
+            Conversation(channel="flaky", chat_id="c1", customer_id=buyer.id, locale="vi", last_inbound_at=wrote)
+        )
+        session.add(OutboundMessage(channel="flaky", chat_id="c1", body=reply_to_dict(Text("trả lời"))))
+        session.add(
+            OutboundMessage(channel="flaky", chat_id="new", body=reply_to_dict(Text("tin đơn")), proactive=True)
+        )
+    platform = RecordingPlatform()
+    assert await Deliverer(sessions, {"flaky": platform}, batch=8).deliver_next()  # type: ignore[dict-item]
+
+    by_chat = {delivery.chat_id: delivery for delivery in platform.deliveries}
+    assert abs(by_chat["c1"].last_user_message_at - wrote) < timedelta(seconds=1)
+    assert not by_chat["c1"].proactive
+    assert by_chat["new"].last_user_message_at is None  # a chat that never wrote: no conversation
+    assert by_chat["new"].proactive
