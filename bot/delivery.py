@@ -148,8 +148,8 @@ class Deliverer:
                 await session.execute(_MARK_SENT, {"ids": sent, "now": utcnow()})
             for leased, error in outcomes:
                 if error is not None:
-                    settle = update(OUTBOX).where(OUTBOX.c.id == leased.row_id)
-                    await session.execute(settle.values(lease_until=None, **self._failed(leased, error)))
+                    failed = _BY_IDS.values(lease_until=None, **self._failed(leased, error))
+                    await session.execute(failed, {"ids": [leased.row_id]})
         for leased, error in outcomes:
             if error is None:
                 metrics.OUTBOUND.labels(leased.channel, "sent").inc()
@@ -216,13 +216,7 @@ def _due_statement(channels: list[str], batch: int) -> Select[Any]:
     )
 
 
-_LEASE = (
-    update(OUTBOX)
-    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(lease_until=bindparam("until"), attempts=OUTBOX.c.attempts + 1)
-)
-_MARK_SENT = (
-    update(OUTBOX)
-    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(status=SENT, sent_at=bindparam("now"), lease_until=None)
-)
+# Outbox rows by id; leasing, marking sent and recording a failure each set their own columns.
+_BY_IDS = update(OUTBOX).where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+_LEASE = _BY_IDS.values(lease_until=bindparam("until"), attempts=OUTBOX.c.attempts + 1)
+_MARK_SENT = _BY_IDS.values(status=SENT, sent_at=bindparam("now"), lease_until=None)
