@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import Deliverer
 from bot.order_news import WEBHOOK_CHANNEL
-from channels.base import Delivery, SendError, Store
+from channels.base import Delivery, SendError, Store, tls_context
 from channels.types import Event
 from orders.partner_accounts import partner_by_code
 
@@ -104,7 +104,10 @@ class PartnerWebhooks:
         self._own_client = client is None
         # No redirects: the signed body must reach the URL the partner registered, or fail visibly.
         self._client = client or httpx.AsyncClient(
-            timeout=TIMEOUT, follow_redirects=False, headers={"User-Agent": "HTX-Connect-Webhooks/1"}
+            timeout=TIMEOUT,
+            follow_redirects=False,
+            headers={"User-Agent": "HTX-Connect-Webhooks/1"},
+            verify=tls_context(),
         )
         self._clock = clock
 

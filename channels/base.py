@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import ssl
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import httpx
 from aiohttp import web
 
 from channels.types import Incoming, Reply
@@ -23,6 +26,13 @@ MAX_BODY = 256 * 1024
 # Deepest nesting of a JSON body we accept; platforms send a handful of levels. A deeper body that still parses
 # would break whatever walks it recursively later (`dataclasses.asdict` when it is stored: RecursionError).
 MAX_DEPTH = 32
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The certificate store every httpx client of this process verifies with (httpx's defaults, SSL_CERT_FILE
+    included). Loading the CA bundle takes about 25 ms; without sharing, each client loads its own."""
+    return httpx.create_ssl_context()
 
 
 async def read_limited(request: web.Request) -> bytes | None:

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from channels.base import Delivery, SendError, Store, absolute_url, parse_json, read_limited, split_text
+from channels.base import Delivery, SendError, Store, absolute_url, parse_json, read_limited, split_text, tls_context
 from channels.types import Button, Buttons, Card, Cards, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -367,7 +367,7 @@ class MessengerChannel:
         self._graph_url = graph_url.rstrip("/")
         self._public_url = public_url
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=TIMEOUT)
+        self._client = client or httpx.AsyncClient(timeout=TIMEOUT, verify=tls_context())
         self._health = "ok"
 
     def routes(self, store: Store) -> list[web.RouteDef]:

@@ -28,8 +28,9 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from telegram.request import HTTPXRequest
 
-from channels.base import MAX_BODY, Delivery, SendError, Store, absolute_url, parse_json, read_limited
+from channels.base import MAX_BODY, Delivery, SendError, Store, absolute_url, parse_json, read_limited, tls_context
 from channels.types import Button, Buttons, Card, Cards, Event, Image, Incoming, Location, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -159,8 +160,15 @@ class TelegramChannel:
         self._token = token
         self._secret = webhook_secret
         self._public_url = public_url
-        # Standalone Bot for sending only (platforms.md §3.5); HTTP/1.1, which a non-default base_url needs.
-        self._bot = Bot(token, base_url=base_url)
+        # Standalone Bot for sending only (platforms.md §3.5); HTTP/1.1, which a non-default base_url needs. Its two
+        # clients (sending, and getUpdates, which a webhook bot never calls) share the process's certificate store.
+        verify = {"verify": tls_context()}
+        self._bot = Bot(
+            token,
+            base_url=base_url,
+            request=HTTPXRequest(httpx_kwargs=verify),
+            get_updates_request=HTTPXRequest(connection_pool_size=1, httpx_kwargs=verify),
+        )
         self._ready_lock = asyncio.Lock()
         self._initialized = False
         self._problem: str | None = None

@@ -37,6 +37,7 @@ from channels.base import (
     parse_json,
     read_limited,
     split_text,
+    tls_context,
 )
 from channels.types import Button, Buttons, Card, Cards, Event, Image, Incoming, Location, Reply, Text
 
@@ -511,7 +512,7 @@ class ZaloChannel:
         self._oauth_url = oauth_url.rstrip("/") + OAUTH_PATH
         self._public_url = public_url
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0), verify=tls_context())
         self._problem: str | None = None
         self._max_event_age = max_event_age
 
