@@ -8,6 +8,7 @@ path through the transition table that never goes back to a partner that turned 
 from __future__ import annotations
 
 import asyncio
+import os
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -248,15 +249,19 @@ async def check_invariants(sessions: async_sessionmaker[AsyncSession], initial: 
 
 
 async def pool_size(engine: AsyncEngine) -> int:
-    """As many connections as the server can spare, keeping ten for everyone else."""
+    """As many connections as the server can spare, keeping ten for everyone else; under pytest-xdist, no more
+    than this worker's share of the server, as the other workers run their own tests at the same time."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     async with engine.connect() as connection:
-        spare = await connection.scalar(
-            text(
-                "SELECT current_setting('max_connections')::int"
-                " - current_setting('superuser_reserved_connections')::int - count(*) FROM pg_stat_activity"
+        allowed, in_use = (
+            await connection.execute(
+                text(
+                    "SELECT current_setting('max_connections')::int"
+                    " - current_setting('superuser_reserved_connections')::int, count(*) FROM pg_stat_activity"
+                )
             )
-        )
-    return max(MIN_POOL, min(POOL, int(spare or 0) - 10))
+        ).one()
+    return max(MIN_POOL, min(POOL, allowed - in_use - 10, allowed // workers - 10))
 
 
 async def test_concurrent_checkouts_and_partner_answers_keep_capacity_stock_and_history_consistent(
