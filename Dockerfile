@@ -13,9 +13,7 @@ COPY channels channels
 COPY catalog catalog
 COPY orders orders
 COPY locales locales
-# The gettext catalogues are read from beside the installed packages (bot/i18n.py), so they are copied there too.
 RUN pip install . \
-    && cp -r locales "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/locales" \
     && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent htx
 
 # No source tree and no .env at run time: settings come from the environment (compose.yaml, `docker run --env-file`).

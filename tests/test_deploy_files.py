@@ -10,6 +10,10 @@ import io
 import json
 import re
 import shlex
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ import pytest
 import yaml
 
 from bot.cli import main
+from bot.i18n import LOCALES, SUPPORTED
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = {
@@ -110,3 +115,22 @@ def test_the_deploy_guide_runs_real_commands():
         assert_real_command(["htx", words[0], *[w for w in words[1:] if w.startswith("--")]])
     settings = set(re.findall(r"\b((?:HTX|TELEGRAM|MESSENGER|ZALO|SEPAY|CASSO)_[A-Z_]+)=", guide))
     assert settings <= EXAMPLE, settings - EXAMPLE
+
+
+# What a checkout holds besides its tracked files (.gitignore), left out of the copy a wheel is built from.
+UNTRACKED = (".git", ".venv", "build", "*.egg-info", "__pycache__", "*_cache", "htx.db*", ".env")
+
+
+def test_the_built_package_carries_the_translations_where_i18n_reads_them(tmp_path):
+    """A plain `pip install .` (the Dockerfile's) must chat in Vietnamese: without the catalogues beside the installed
+    packages every reply would be the English source text."""
+    # Built from a copy: setuptools would reuse whatever an earlier build left in the checkout's build/.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*UNTRACKED))
+    wheel_command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path), "."]
+    subprocess.run(wheel_command, cwd=source, check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "bot/i18n.py" in names
+    for locale in SUPPORTED:
+        assert f"{LOCALES.relative_to(ROOT)}/{locale}/LC_MESSAGES/messages.po" in names
