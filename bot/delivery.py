@@ -143,22 +143,22 @@ class Deliverer:
     async def _settle(self, outcomes: list[tuple[_Leased, SendError | None]]) -> None:
         """Mark the sent rows sent with one statement; each failed one failed for good or due again after a backoff."""
         sent = [leased.row_id for leased, error in outcomes if error is None]
+        counted = [(leased.channel, "sent") for leased, error in outcomes if error is None]
         async with self.sessions.begin() as session:
             if sent:
                 await session.execute(_MARK_SENT, {"ids": sent, "now": utcnow()})
             for leased, error in outcomes:
                 if error is not None:
-                    failed = _BY_IDS.values(lease_until=None, **self._failed(leased, error))
-                    await session.execute(failed, {"ids": [leased.row_id]})
-        for leased, error in outcomes:
-            if error is None:
-                metrics.OUTBOUND.labels(leased.channel, "sent").inc()
+                    outcome, values = self._failed(leased, error)
+                    await session.execute(_BY_IDS.values(lease_until=None, **values), {"ids": [leased.row_id]})
+                    counted.append((leased.channel, outcome))
+        for channel, outcome in counted:  # once committed: a settle that fails counts nothing and runs again
+            metrics.OUTBOUND.labels(channel, outcome).inc()
 
-    def _failed(self, leased: _Leased, error: SendError) -> dict[str, Any]:
-        """The columns of a row whose send failed: failed for good, or due again after a backoff."""
+    def _failed(self, leased: _Leased, error: SendError) -> tuple[str, dict[str, Any]]:
+        """The outcome ("failed" for good, or "retry" after a backoff) of a row whose send failed, and its columns."""
         values: dict[str, Any] = {"last_error": error.reason[:500]}
         if error.permanent or utcnow() - leased.created_at >= self.give_up_after:
-            metrics.OUTBOUND.labels(leased.channel, "failed").inc()
             log.warning(
                 "delivery failed for good",
                 extra={
@@ -168,8 +168,7 @@ class Deliverer:
                     "reason": error.reason,
                 },
             )
-            return {**values, "status": FAILED}
-        metrics.OUTBOUND.labels(leased.channel, "retry").inc()
+            return "failed", {**values, "status": FAILED}
         log.info(
             "delivery will be retried",
             extra={
@@ -180,7 +179,7 @@ class Deliverer:
             },
         )
         delay = timedelta(seconds=backoff(leased.attempts, error.retry_after))
-        return {**values, "next_attempt_at": utcnow() + delay}
+        return "retry", {**values, "next_attempt_at": utcnow() + delay}
 
 
 def _due_statement(channels: list[str], batch: int) -> Select[Any]:

@@ -5,8 +5,11 @@ rules need."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
+import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 
 from bot.delivery import GIVE_UP_AFTER, Deliverer
@@ -157,3 +160,43 @@ async def test_a_send_knows_when_its_chat_last_wrote_for_the_platform_window_and
     assert not by_chat["c1"].proactive
     assert by_chat["new"].last_user_message_at is None  # a chat that never wrote: no conversation
     assert by_chat["new"].proactive
+
+
+class FailingTransaction:
+    """Sessions whose `fail_at`-th transaction is rolled back at its end, as if the database went away then."""
+
+    def __init__(self, sessions, fail_at: int) -> None:
+        self.sessions = sessions
+        self.fail_at = fail_at
+        self.begun = 0
+
+    @contextlib.asynccontextmanager
+    async def begin(self):
+        self.begun += 1
+        async with self.sessions.begin() as session:
+            yield session
+            if self.begun == self.fail_at:
+                raise ConnectionError("connection lost")
+
+
+def outbound_count(result: str) -> float:
+    return REGISTRY.get_sample_value("htx_outbound_messages_total", {"channel": "flaky", "result": result}) or 0.0
+
+
+async def test_a_settle_that_does_not_commit_counts_nothing_and_the_row_is_counted_once_when_sent(sessions):
+    row_id = await queue(sessions, "xin chào")
+    before = {result: outbound_count(result) for result in ("sent", "retry", "failed")}
+    failing = FailingTransaction(sessions, fail_at=2)  # the lease commits, the settle of the failed send does not
+    with pytest.raises(ConnectionError):
+        await Deliverer(failing, {"flaky": FlakyPlatform(failures=1)}).deliver_next()  # type: ignore[arg-type,dict-item]
+    assert {result: outbound_count(result) for result in before} == before
+    async with sessions.begin() as session:
+        await session.execute(update(OutboundMessage).values(lease_until=None))  # its lease ran out
+
+    row = await run_until_settled(sessions, Deliverer(sessions, {"flaky": FlakyPlatform()}), row_id)  # type: ignore[dict-item]
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert {result: outbound_count(result) - before[result] for result in before} == {
+        "sent": 1,
+        "retry": 0,
+        "failed": 0,
+    }
