@@ -87,5 +87,8 @@ async def migrate(engine: AsyncEngine) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
-    async with engine.begin() as connection:
+    # Not `engine.begin()`: Alembic begins the transaction itself, so a migration can step out of it (an index
+    # built concurrently on PostgreSQL).
+    async with engine.connect() as connection:
         await connection.run_sync(upgrade)
+        await connection.commit()

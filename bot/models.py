@@ -39,6 +39,9 @@ class InboundEvent(Base):
     __table_args__ = (
         UniqueConstraint("channel", "event_id"),
         Index("ix_inbound_events_pending", "status", "id"),
+        # The claim's look for an earlier pending event of the same chat (`first_pending_of_its_chat`), as the
+        # outbox has: without it PostgreSQL read every pending event per claim once a backlog built up.
+        Index("ix_inbound_events_chat", "channel", "chat_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

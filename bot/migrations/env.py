@@ -25,8 +25,9 @@ async def run_from_settings() -> None:
     from bot.db import make_engine
 
     engine = make_engine(Settings().database_url)
-    async with engine.begin() as connection:
+    async with engine.connect() as connection:
         await connection.run_sync(run)
+        await connection.commit()
     await engine.dispose()
 
 
