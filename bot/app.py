@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
+from datetime import timedelta
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -21,6 +22,7 @@ from bot.order_news import WEBHOOK_CHANNEL, announce_next
 from bot.order_work import SWEEP_EVERY, sweep
 from bot.partner_webhooks import WEBHOOK_DELIVERER, WEBHOOK_GIVE_UP_AFTER, PartnerWebhooks
 from bot.rate_limit import LIMITS, Limits, RateLimiter, admit, per_ip
+from bot.retention import PRUNE_EVERY, prune_messages
 from bot.settings import Settings
 from bot.turns import Written, handle_next
 from bot.workers import Worker, stop_all
@@ -145,6 +147,12 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     # safe in parallel.
     sweeper = Worker("order sweep", next_sweep, idle=SWEEP_EVERY)
     webhooks = Worker("partner webhooks", lambda: app[WEBHOOK_DELIVERER].deliver_next())
+
+    async def next_prune() -> bool:
+        return await prune_messages(app[SESSIONS], timedelta(days=settings.keep_messages_days)) > 0
+
+    # Handled messages older than HTX_KEEP_MESSAGES_DAYS (bot/retention.py); 0 keeps them for ever.
+    pruner = Worker("message pruning", next_prune, idle=PRUNE_EVERY)
     app[NEWS] = news
 
     async def store(incomings: list[Incoming]) -> int:
@@ -186,6 +194,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         if count:
             senders = [*outboxes.values(), webhooks]
             running += [news, sweeper, *(sender for sender in senders for _ in range(OUTBOX_LOOPS))]
+            running += [pruner] if settings.keep_messages_days else []
         tasks = [asyncio.create_task(worker.run(), name=worker.name) for worker in running]
         async with contextlib.AsyncExitStack() as stack:
             if count:  # events stored by other processes (--web-only ones) start a turn here at once

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # paths (/web/chat, /api/, /p/), and messages a minute from one chat on any channel.
     rate_limit_ip_per_minute: int = Field(300, ge=0, alias="HTX_RATE_LIMIT_IP_PER_MINUTE")
     rate_limit_chat_per_minute: int = Field(30, ge=0, alias="HTX_RATE_LIMIT_CHAT_PER_MINUTE")
+    # Days the inbox and outbox keep handled messages (bot/retention.py); 0 keeps them for ever.
+    keep_messages_days: int = Field(30, ge=0, alias="HTX_KEEP_MESSAGES_DAYS")
     # Behind your own reverse proxy: take the client IP from the last X-Forwarded-For entry, which the proxy sets.
     trust_proxy: bool = Field(False, alias="HTX_TRUST_PROXY")
 
