@@ -2,9 +2,10 @@
 addresses), and without pruning both tables grow by every message for ever.
 
 A `Worker` in each process with workers prunes in batches, then looks again every `PRUNE_EVERY` seconds; several
-processes may prune at once (each deletes what is still there). Pending rows stay whatever their age, and an event
-stays while one of its replies does, so the only thing lost is the record that lets a redelivery be recognised:
-`HTX_KEEP_MESSAGES_DAYS` (30) is far beyond any platform's retries (Zalo's replays are dropped after two hours).
+processes may prune at once (each skips the rows another is deleting). Pending rows stay whatever their age, and
+an event stays while one of its replies does, so the only thing lost is the record that lets a redelivery be
+recognised: `HTX_KEEP_MESSAGES_DAYS` (30) is far beyond any platform's retries (Zalo's replays are dropped after
+two hours).
 """
 
 from __future__ import annotations
