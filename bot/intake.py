@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -34,6 +35,7 @@ MAX_BATCH = 500
 _FIELDS = dataclasses.fields(Incoming)
 # The PostgreSQL channel a commit of new events notifies, so workers in other processes start at once.
 NEW_EVENTS = "htx_inbox"
+_NOTIFY = text(f"NOTIFY {NEW_EVENTS}")
 
 
 class IntakeFailed(Exception):
@@ -154,29 +156,32 @@ async def _insert(connection: AsyncConnection, incomings: list[Incoming]) -> lis
     async with connection.begin():
         # A list of parameters is one multi-row INSERT per up to 1,000 rows ("insertmanyvalues"), compiled once.
         # https://docs.sqlalchemy.org/en/20/core/connections.html#engine-insertmanyvalues
-        statement = _insert_skipping_duplicates(dialect).returning(
-            InboundEvent.id, InboundEvent.channel, InboundEvent.event_id
-        )
+        statement = _insert_skipping_duplicates(dialect)
         stored = {
             (channel, event_id): id_
             for id_, channel, event_id in await connection.execute(statement, list(rows.values()))
         }
         if stored and dialect == "postgresql":
-            await connection.execute(text(f"NOTIFY {NEW_EVENTS}"))
+            await connection.execute(_NOTIFY)
     # pop: a key's first occurrence takes the id, any later one in the batch is a duplicate.
     return [stored.pop((incoming.channel, incoming.event_id), None) for incoming in incomings]
 
 
+@functools.cache
 def _insert_skipping_duplicates(dialect: str) -> Insert:
-    """`INSERT INTO inbound_events … ON CONFLICT (channel, event_id) DO NOTHING` in the dialect's own construct.
+    """`INSERT INTO inbound_events … ON CONFLICT (channel, event_id) DO NOTHING RETURNING id, channel, event_id` in
+    the dialect's own construct, built once per dialect (building it took 1.5 % of the web process's CPU, py-spy).
 
     https://docs.sqlalchemy.org/en/20/dialects/postgresql.html#insert-on-conflict-upsert
     https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#insert-on-conflict-upsert (RETURNING: SQLite ≥ 3.35)
     """
     keys = [InboundEvent.channel, InboundEvent.event_id]
+    insert: Insert
     if dialect == "postgresql":
-        return postgresql.insert(InboundEvent).on_conflict_do_nothing(index_elements=keys)
-    return sqlite.insert(InboundEvent).on_conflict_do_nothing(index_elements=keys)
+        insert = postgresql.insert(InboundEvent).on_conflict_do_nothing(index_elements=keys)
+    else:
+        insert = sqlite.insert(InboundEvent).on_conflict_do_nothing(index_elements=keys)
+    return insert.returning(InboundEvent.id, InboundEvent.channel, InboundEvent.event_id)
 
 
 @contextlib.asynccontextmanager
