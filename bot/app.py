@@ -173,6 +173,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         if settings.load_demo and await load_demo_if_empty(app[SESSIONS]):
             log.info("demo catalogue loaded")
         yield
+        await app[INTAKE].close()
         if own_engine:
             await app[ENGINE].dispose()
 

@@ -69,8 +69,11 @@ class Intake:
         self._engine = engine
         self._on_new = on_new
         self._waiting: deque[_Request] = deque()
-        # The task committing batches while requests wait; None when idle. Kept so it is not garbage-collected.
+        # The task committing batches while requests wait; None when idle.
         self._committer: asyncio.Task[None] | None = None
+        # Every such task not yet finished: one may still be closing its connection after it stopped taking
+        # requests. Kept so none is garbage-collected, and so `close` can wait for them.
+        self._runs: set[asyncio.Task[None]] = set()
 
     async def store(self, incomings: list[Incoming]) -> int:
         """The webhooks' `Store`: how many of `incomings` were new (not redeliveries)."""
@@ -85,7 +88,14 @@ class Intake:
         self._waiting.append(request)
         if self._committer is None:
             self._committer = asyncio.create_task(self._commit_while_waiting())
+            self._runs.add(self._committer)
+            self._committer.add_done_callback(self._runs.discard)
         return await request.done
+
+    async def close(self) -> None:
+        """Wait for the runs of batches under way to end and give their connections back: at shutdown, before the
+        engine is disposed (a run answers its requests before it closes its connection)."""
+        await asyncio.gather(*self._runs)
 
     async def _commit_while_waiting(self) -> None:
         """Commit batches until nobody waits: what arrives during one commit forms the next batch.

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.intake import Intake, IntakeFailed, new_events_wake
 from bot.models import InboundEvent
@@ -105,3 +105,19 @@ async def test_a_commit_of_new_events_wakes_listeners_in_other_processes(engine)
     async with new_events_wake(engine, woken.set):
         await Intake(engine).store([message(1)])
         await asyncio.wait_for(woken.wait(), timeout=5)
+
+
+async def test_closing_waits_for_the_batch_under_way_to_give_its_connection_back(engine, monkeypatch):
+    give_back = AsyncConnection.close
+
+    async def slowly(connection: AsyncConnection) -> None:
+        await asyncio.sleep(0.05)
+        await give_back(connection)
+
+    monkeypatch.setattr(AsyncConnection, "close", slowly)
+    intake = Intake(engine)
+    assert await intake.add([message(1)]) == [1]
+    assert engine.pool.checkedout() == 1  # answered, while the run of batches is still closing its connection
+    await intake.close()
+    assert engine.pool.checkedout() == 0
+    await intake.close()  # idle: nothing to wait for
